@@ -1,0 +1,1 @@
+"""ipyllm: LLMs in Jupyter."""

@@ -1,0 +1,1 @@
+"""Sans-IO wire decoders: bytes in, events out. They know nothing of HTTP or providers."""
