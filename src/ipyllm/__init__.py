@@ -1,1 +1,93 @@
-"""ipyllm: LLMs in Jupyter."""
+"""ipyllm: LLMs in Jupyter — streaming sessions over twelve providers.
+
+Everything public is importable from here; heavy dependencies (httpx,
+keyring) load on first use so that ``import ipyllm`` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConnectionError",
+    "KeyringError",
+    "LLMError",
+    "Message",
+    "MissingKeyError",
+    "NotFoundError",
+    "Options",
+    "Provider",
+    "QuotaExceededError",
+    "RateLimitError",
+    "Response",
+    "ServerError",
+    "Session",
+    "StreamError",
+    "TimeoutError",
+    "UnknownProviderError",
+    "configure",
+    "default_model",
+    "get_provider",
+    "keys",
+    "register_endpoint",
+]
+
+# Where each public name lives; modules are imported when a name is first used.
+_LOCATIONS = {
+    "Message": "._types",
+    "Options": "._types",
+    "Response": "._types",
+    "Provider": "._engine.provider",
+    "Session": "._session",
+    "default_model": "._session",
+    "configure": "._registry",
+    "get_provider": "._registry",
+    "register_endpoint": "._registry",
+    **{name: "._errors" for name in __all__ if name.endswith("Error") or name == "LLMError"},
+}
+_SUBMODULES = {"keys", "testing"}
+
+if TYPE_CHECKING:
+    from . import keys
+    from . import testing as testing
+    from ._engine.provider import Provider
+    from ._errors import (
+        AuthenticationError,
+        BadRequestError,
+        ConnectionError,
+        KeyringError,
+        LLMError,
+        MissingKeyError,
+        NotFoundError,
+        QuotaExceededError,
+        RateLimitError,
+        ServerError,
+        StreamError,
+        TimeoutError,
+        UnknownProviderError,
+    )
+    from ._registry import configure, get_provider, register_endpoint
+    from ._session import Session, default_model
+    from ._types import Message, Options, Response
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    location = _LOCATIONS.get(name)
+    if location is None:
+        raise AttributeError(f"module 'ipyllm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(location, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {"__version__", "testing"})

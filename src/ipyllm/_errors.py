@@ -112,7 +112,8 @@ class LLMError(Exception):
         return self.message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, provider={self.provider!r}, status={self.status!r})"
+        name = type(self).__name__
+        return f"{name}({self.message!r}, provider={self.provider!r}, status={self.status!r})"
 
 
 class MissingKeyError(LLMError):
@@ -159,9 +160,9 @@ class StreamError(LLMError):
     """The stream broke: malformed data, an early end, or an unclassified error event."""
 
 
-class TimeoutError(LLMError):  # noqa: A001 - part of the documented tree
+class TimeoutError(LLMError):
     """Connecting, or waiting for the next chunk, took longer than the timeout."""
 
 
-class ConnectionError(LLMError):  # noqa: A001 - part of the documented tree
+class ConnectionError(LLMError):
     """The provider's server could not be reached."""

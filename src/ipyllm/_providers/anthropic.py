@@ -1,0 +1,147 @@
+"""Anthropic Messages API streaming (``POST {base_url}/v1/messages``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._types import (
+    Done,
+    ErrorEvent,
+    Finish,
+    Message,
+    Options,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from .._wire.sse import SSEEvent
+from .spec import HTTPRequest, ProviderSpec, WireFormat
+
+API_VERSION = "2023-06-01"
+# The Messages API requires max_tokens; this is what we ask for when the user did not.
+DEFAULT_MAX_TOKENS = 8192
+
+# Anthropic error types and the HTTP status each stands for.
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+class AnthropicStreamState:
+    """Per-stream memory: input tokens from ``message_start``, for later usage events."""
+
+    __slots__ = ("tokens_in",)
+
+    def __init__(self) -> None:
+        self.tokens_in: int | None = None
+
+
+class AnthropicAdapter:
+    """Stateless adapter for Anthropic's Messages SSE stream."""
+
+    wire: WireFormat = "sse"
+
+    def build_request(
+        self,
+        spec: ProviderSpec,
+        base_url: str,
+        key: str | None,
+        messages: list[Message],
+        options: Options,
+    ) -> HTTPRequest:
+        """``POST {base_url}/v1/messages`` with ``x-api-key`` and ``anthropic-version``."""
+        body: dict[str, Any] = {
+            "model": options.model,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "max_tokens": options.max_tokens or DEFAULT_MAX_TOKENS,
+            "stream": True,
+        }
+        if options.system:
+            body["system"] = options.system
+        if options.temperature is not None:
+            body["temperature"] = options.temperature
+        body.update(spec.extra_body)
+        body.update(options.extra_body)
+        headers = {
+            "Accept": "text/event-stream",
+            "anthropic-version": API_VERSION,
+            **spec.headers,
+            **options.headers,
+        }
+        if key:
+            headers["x-api-key"] = key
+        return HTTPRequest("POST", f"{base_url.rstrip('/')}/v1/messages", headers, body)
+
+    def new_state(self) -> AnthropicStreamState:
+        """Fresh per-stream state."""
+        return AnthropicStreamState()
+
+    def decode(self, item: SSEEvent | str, state: AnthropicStreamState) -> list[StreamEvent]:
+        """Map one SSE event onto ipyllm events."""
+        assert isinstance(item, SSEEvent)
+        obj = json.loads(item.data)
+        kind = obj.get("type") or item.event
+        if kind == "content_block_delta":
+            delta = obj["delta"]
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                return [TextDelta(delta["text"])] if delta["text"] else []
+            if dtype == "thinking_delta":
+                return [ReasoningDelta(delta["thinking"])] if delta["thinking"] else []
+            if dtype == "input_json_delta":
+                return [ToolCallDelta(index=obj["index"], arguments=delta.get("partial_json", ""))]
+            return []
+        if kind == "content_block_start":
+            block = obj.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                return [ToolCallDelta(index=obj["index"], id=block.get("id"), name=block["name"])]
+            return []
+        if kind == "message_start":
+            usage = (obj.get("message") or {}).get("usage") or {}
+            state.tokens_in = usage.get("input_tokens")
+            return [Usage(tokens_in=state.tokens_in, tokens_out=usage.get("output_tokens"))]
+        if kind == "message_delta":
+            events: list[StreamEvent] = []
+            usage = obj.get("usage") or {}
+            if usage:
+                tokens_in = usage.get("input_tokens", state.tokens_in)
+                events.append(Usage(tokens_in=tokens_in, tokens_out=usage.get("output_tokens")))
+            reason = (obj.get("delta") or {}).get("stop_reason")
+            if reason:
+                events.append(Finish(reason))
+            return events
+        if kind == "message_stop":
+            return [Done()]
+        if kind == "error":
+            err = obj.get("error") or {}
+            etype = err.get("type")
+            return [
+                ErrorEvent(
+                    message=str(err.get("message") or obj),
+                    status=ERROR_STATUS.get(etype or ""),
+                    kind=etype,
+                    body=obj,
+                )
+            ]
+        return []  # ping, content_block_stop, and event types added later
+
+    def models_request(self, spec: ProviderSpec, base_url: str, key: str | None) -> HTTPRequest:
+        """``GET {base_url}/v1/models``."""
+        headers = {"anthropic-version": API_VERSION, **spec.headers}
+        if key:
+            headers["x-api-key"] = key
+        return HTTPRequest("GET", f"{base_url.rstrip('/')}/v1/models?limit=1000", headers)
+
+    def parse_models(self, body: Any) -> list[str]:
+        """Ids from ``{"data": [{"id": …}, …]}``."""
+        return sorted(str(m["id"]) for m in body.get("data", []) if isinstance(m, dict))

@@ -1,0 +1,94 @@
+"""The offline ``demo`` provider: a deterministic answer, streamed at a realistic pace.
+
+It speaks the real OpenAI-style SSE wire format through an in-process httpx
+transport, so everything above the socket (decoding, sessions, views) runs
+exactly as it does against a real provider, with no key and no network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+# Seconds between pieces: about 40 words a second, like a fast hosted model.
+DEFAULT_DELAY_S = 0.025
+
+
+def demo_answer(prompt: str) -> str:
+    """The demo's answer to ``prompt``: always the same for the same prompt."""
+    shown = " ".join(prompt.split())
+    if len(shown) > 120:
+        shown = shown[:117] + "..."
+    return (
+        "**This is the ipyllm offline demo** — no model was called and no key was used.\n\n"
+        f"You asked: *{shown}*\n\n"
+        "A real provider would answer here. To use one, set its key once:\n\n"
+        "```python\n"
+        'ipyllm.keys.set("anthropic")   # asks for the key, stores it in the OS keyring\n'
+        's = ipyllm.Session("anthropic:claude-sonnet-4-5")\n'
+        "```\n\n"
+        f"(The demo streams {len(shown.split())} words of your prompt back in "
+        "small pieces, so you can see streaming work.)"
+    )
+
+
+def _pieces(text: str) -> list[str]:
+    # Word-sized pieces that keep their whitespace, like real token streams.
+    return re.findall(r"\s*\S+|\s+", text)
+
+
+def _frame(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+
+
+class DemoTransport(httpx.AsyncBaseTransport):
+    """Answers chat and model-list requests in-process, as an OpenAI-style server would."""
+
+    def __init__(self, delay_s: float | None = None) -> None:
+        if delay_s is None:
+            delay_s = float(os.environ.get("IPYLLM_DEMO_DELAY", DEFAULT_DELAY_S))
+        self.delay_s = delay_s
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Serve one request."""
+        if request.method == "GET" and request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"object": "list", "data": [{"id": "demo"}]})
+        body = json.loads(await request.aread())
+        messages = body.get("messages") or []
+        if not messages:
+            return httpx.Response(400, json={"error": {"message": "messages must not be empty"}})
+        prompt = str(messages[-1].get("content", ""))
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            stream=_DemoStream(demo_answer(prompt), body, self.delay_s),
+        )
+
+
+class _DemoStream(httpx.AsyncByteStream):
+    def __init__(self, answer: str, body: dict[str, Any], delay_s: float) -> None:
+        self.answer = answer
+        self.body = body
+        self.delay_s = delay_s
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        pieces = _pieces(self.answer)
+        base = {"id": "demo-1", "object": "chat.completion.chunk", "model": "demo"}
+        for piece in pieces:
+            yield _frame({**base, "choices": [{"index": 0, "delta": {"content": piece}}]})
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+        yield _frame({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if (self.body.get("stream_options") or {}).get("include_usage"):
+            prompt_words = sum(
+                len(str(m.get("content", "")).split()) for m in self.body["messages"]
+            )
+            usage = {"prompt_tokens": prompt_words, "completion_tokens": len(pieces)}
+            yield _frame({**base, "choices": [], "usage": usage})
+        yield b"data: [DONE]\n\n"

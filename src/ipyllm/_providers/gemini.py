@@ -1,0 +1,148 @@
+"""Google Gemini ``streamGenerateContent?alt=sse``; thought parts become reasoning."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from .._types import (
+    ErrorEvent,
+    Finish,
+    Message,
+    Options,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from .._wire.sse import SSEEvent
+from .spec import HTTPRequest, ProviderSpec, WireFormat
+
+# Gemini's error statuses (google.rpc codes) and the HTTP status each stands for.
+ERROR_STATUS = {
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "RESOURCE_EXHAUSTED": 429,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
+
+
+def _model_path(model: str) -> str:
+    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+
+
+class GeminiAdapter:
+    """Stateless adapter for the Gemini API's SSE stream."""
+
+    wire: WireFormat = "sse"
+
+    def build_request(
+        self,
+        spec: ProviderSpec,
+        base_url: str,
+        key: str | None,
+        messages: list[Message],
+        options: Options,
+    ) -> HTTPRequest:
+        """``POST {base_url}/v1beta/models/{model}:streamGenerateContent?alt=sse``.
+
+        The key goes in the ``x-goog-api-key`` header, never in the URL, so it
+        cannot leak through logs of URLs.
+        """
+        contents = [
+            {
+                "role": "model" if m["role"] == "assistant" else "user",
+                "parts": [{"text": m["content"]}],
+            }
+            for m in messages
+        ]
+        body: dict[str, Any] = {"contents": contents}
+        if options.system:
+            body["systemInstruction"] = {"parts": [{"text": options.system}]}
+        config: dict[str, Any] = {}
+        if options.temperature is not None:
+            config["temperature"] = options.temperature
+        if options.max_tokens is not None:
+            config["maxOutputTokens"] = options.max_tokens
+        if config:
+            body["generationConfig"] = config
+        body.update(spec.extra_body)
+        body.update(options.extra_body)
+        headers = {"Accept": "text/event-stream", **spec.headers, **options.headers}
+        if key:
+            headers["x-goog-api-key"] = key
+        path = quote(_model_path(options.model), safe="/")
+        url = f"{base_url.rstrip('/')}/v1beta/{path}:streamGenerateContent?alt=sse"
+        return HTTPRequest("POST", url, headers, body)
+
+    def new_state(self) -> None:
+        """Gemini streams need no per-stream state."""
+        return None
+
+    def decode(self, item: SSEEvent | str, state: None) -> list[StreamEvent]:
+        """Map one SSE event (a ``GenerateContentResponse``) onto ipyllm events."""
+        assert isinstance(item, SSEEvent)
+        obj = json.loads(item.data)
+        if isinstance(obj, list):  # a JSON array body instead of SSE frames
+            return [ev for part in obj for ev in self._decode_obj(part)]
+        return self._decode_obj(obj)
+
+    def _decode_obj(self, obj: dict[str, Any]) -> list[StreamEvent]:
+        if "error" in obj:
+            err = obj["error"]
+            status = err.get("code") if isinstance(err.get("code"), int) else None
+            return [
+                ErrorEvent(
+                    message=str(err.get("message") or err),
+                    status=status or ERROR_STATUS.get(err.get("status", "")),
+                    kind=err.get("status"),
+                    body=obj,
+                )
+            ]
+        events: list[StreamEvent] = []
+        for candidate in obj.get("candidates") or ():
+            for i, part in enumerate((candidate.get("content") or {}).get("parts") or ()):
+                text = part.get("text")
+                if text:
+                    events.append(ReasoningDelta(text) if part.get("thought") else TextDelta(text))
+                call = part.get("functionCall")
+                if call:
+                    events.append(
+                        ToolCallDelta(
+                            index=i,
+                            name=call.get("name"),
+                            arguments=json.dumps(call.get("args") or {}),
+                        )
+                    )
+            reason = candidate.get("finishReason")
+            if reason:
+                events.append(Finish(reason))
+        meta = obj.get("usageMetadata")
+        if meta:
+            events.append(
+                Usage(
+                    tokens_in=meta.get("promptTokenCount"),
+                    tokens_out=meta.get("candidatesTokenCount"),
+                    reasoning_tokens=meta.get("thoughtsTokenCount"),
+                )
+            )
+        return events
+
+    def models_request(self, spec: ProviderSpec, base_url: str, key: str | None) -> HTTPRequest:
+        """``GET {base_url}/v1beta/models``."""
+        headers = dict(spec.headers)
+        if key:
+            headers["x-goog-api-key"] = key
+        return HTTPRequest("GET", f"{base_url.rstrip('/')}/v1beta/models?pageSize=1000", headers)
+
+    def parse_models(self, body: Any) -> list[str]:
+        """Names from ``{"models": [{"name": "models/…"}, …]}``, without the prefix."""
+        names = (str(m.get("name", "")) for m in body.get("models", []) if isinstance(m, dict))
+        return sorted(n.removeprefix("models/") for n in names if n)

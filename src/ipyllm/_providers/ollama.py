@@ -1,0 +1,88 @@
+"""Ollama's native ``/api/chat`` NDJSON stream."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._types import (
+    Done,
+    ErrorEvent,
+    Finish,
+    Message,
+    Options,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from .._wire.sse import SSEEvent
+from .spec import HTTPRequest, ProviderSpec, WireFormat
+
+
+class OllamaAdapter:
+    """Stateless adapter for Ollama's NDJSON chat stream."""
+
+    wire: WireFormat = "ndjson"
+
+    def build_request(
+        self,
+        spec: ProviderSpec,
+        base_url: str,
+        key: str | None,
+        messages: list[Message],
+        options: Options,
+    ) -> HTTPRequest:
+        """``POST {base_url}/api/chat`` with ``stream: true``."""
+        wire_messages: list[dict[str, Any]] = []
+        if options.system:
+            wire_messages.append({"role": "system", "content": options.system})
+        wire_messages.extend({"role": m["role"], "content": m["content"]} for m in messages)
+        body: dict[str, Any] = {"model": options.model, "messages": wire_messages, "stream": True}
+        model_options: dict[str, Any] = {}
+        if options.temperature is not None:
+            model_options["temperature"] = options.temperature
+        if options.max_tokens is not None:
+            model_options["num_predict"] = options.max_tokens
+        if model_options:
+            body["options"] = model_options
+        body.update(spec.extra_body)
+        body.update(options.extra_body)
+        headers = {**spec.headers, **options.headers}
+        if key:  # a proxy in front of Ollama may want one
+            headers["Authorization"] = f"Bearer {key}"
+        return HTTPRequest("POST", f"{base_url.rstrip('/')}/api/chat", headers, body)
+
+    def new_state(self) -> None:
+        """Ollama streams need no per-stream state."""
+        return None
+
+    def decode(self, item: SSEEvent | str, state: None) -> list[StreamEvent]:
+        """Map one NDJSON line onto ipyllm events."""
+        assert isinstance(item, str)
+        obj = json.loads(item)
+        if "error" in obj:
+            return [ErrorEvent(message=str(obj["error"]), status=obj.get("status"), body=obj)]
+        events: list[StreamEvent] = []
+        message = obj.get("message") or {}
+        thinking = message.get("thinking")
+        if thinking:
+            events.append(ReasoningDelta(thinking))
+        content = message.get("content")
+        if content:
+            events.append(TextDelta(content))
+        if obj.get("done"):
+            events.append(
+                Usage(tokens_in=obj.get("prompt_eval_count"), tokens_out=obj.get("eval_count"))
+            )
+            events.append(Finish(obj.get("done_reason") or "stop"))
+            events.append(Done())
+        return events
+
+    def models_request(self, spec: ProviderSpec, base_url: str, key: str | None) -> HTTPRequest:
+        """``GET {base_url}/api/tags``."""
+        return HTTPRequest("GET", f"{base_url.rstrip('/')}/api/tags", dict(spec.headers))
+
+    def parse_models(self, body: Any) -> list[str]:
+        """Names from ``{"models": [{"name": …}, …]}``."""
+        return sorted(str(m["name"]) for m in body.get("models", []) if isinstance(m, dict))

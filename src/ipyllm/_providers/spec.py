@@ -1,0 +1,77 @@
+"""What describes a provider (a table row) and an outgoing request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from .._types import Message, Options, StreamEvent
+    from .._wire.sse import SSEEvent
+
+WireFormat = Literal["sse", "ndjson"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """One provider: where it lives, how it authenticates, what it serves, its quirks."""
+
+    name: str
+    label: str
+    adapter: str  # "openai", "anthropic", "gemini", "ollama" or "demo"
+    base_url: str | None
+    base_url_env: tuple[str, ...] = ()
+    key_env: tuple[str, ...] = ()
+    needs_key: bool = True
+    default_model: str = ""
+    models: tuple[str, ...] = ()
+    local: bool = False
+    has_model_list: bool = True
+    # OpenAI-style quirks
+    include_usage: bool = True  # send stream_options.include_usage
+    max_tokens_field: str = "max_tokens"
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class HTTPRequest:
+    """A request an adapter wants sent; the engine sends it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: dict[str, Any] | None = None
+
+
+class Adapter(Protocol):
+    """The contract every wire adapter meets. Implementations are stateless."""
+
+    wire: WireFormat
+
+    def build_request(
+        self,
+        spec: ProviderSpec,
+        base_url: str,
+        key: str | None,
+        messages: list[Message],
+        options: Options,
+    ) -> HTTPRequest:
+        """The streaming request for one turn."""
+        ...
+
+    def new_state(self) -> Any:
+        """Fresh per-stream state, passed back to :meth:`decode`."""
+        ...
+
+    def decode(self, item: SSEEvent | str, state: Any) -> list[StreamEvent]:
+        """Map one decoded wire item onto ipyllm events."""
+        ...
+
+    def models_request(self, spec: ProviderSpec, base_url: str, key: str | None) -> HTTPRequest:
+        """The request that lists the provider's models."""
+        ...
+
+    def parse_models(self, body: Any) -> list[str]:
+        """Model ids from the body of :meth:`models_request`'s response."""
+        ...
