@@ -92,5 +92,5 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     """The wait before retry number ``attempt`` (0-based): jittered, doubling, capped."""
     if retry_after is not None:
         return retry_after
-    base = min(BACKOFF_CAP_S, BACKOFF_START_S * 2**attempt)
+    base: float = min(BACKOFF_CAP_S, BACKOFF_START_S * 2.0**attempt)
     return base * (1 - 0.25 * random.random())

@@ -33,8 +33,7 @@ def demo_answer(prompt: str) -> str:
         'ipyllm.keys.set("anthropic")   # asks for the key, stores it in the OS keyring\n'
         's = ipyllm.Session("anthropic:claude-sonnet-4-5")\n'
         "```\n\n"
-        f"(The demo streams {len(shown.split())} words of your prompt back in "
-        "small pieces, so you can see streaming work.)"
+        "This answer streamed in word-sized pieces, as a real model's does."
     )
 
 

@@ -1,0 +1,112 @@
+"""Which provider a request path belongs to, its key check, and the model-list bodies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._error_bodies import error_plan
+from ._plan import Kind, Plan, json_plan
+
+__all__ = ["Route", "key_rejection", "models_plan", "route_for"]
+
+_GEMINI_CALL = re.compile(r"/models/([^/]+):(streamGenerateContent|generateContent)$")
+_GEMINI_MODEL = re.compile(r"/models/([^/]+)$")
+_OTHER_MODEL = re.compile(r"/models/(.+)$")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A matched request: the wire family, what it asks for, and any model named in the path."""
+
+    kind: Kind
+    action: Literal["complete", "list", "get"]
+    model: str | None = None
+    stream: bool = True
+    """For Gemini, whether the path asked for ``:streamGenerateContent``."""
+
+
+def route_for(method: str, path: str) -> Route | None:
+    """Match ``path`` by its suffix, so any base-URL prefix (``/v1``, ``/api/paas/v4``) works."""
+    path = path.rstrip("/") or "/"
+    gemini = path.startswith("/v1beta/") or "/v1beta/" in path
+    if method == "POST":
+        if path.endswith("/chat/completions"):
+            return Route("openai", "complete")
+        if path.endswith("/v1/messages"):
+            return Route("anthropic", "complete")
+        if match := _GEMINI_CALL.search(path):
+            stream = match[2] == "streamGenerateContent"
+            return Route("gemini", "complete", model=match[1], stream=stream)
+        if path.endswith("/api/chat"):
+            return Route("ollama", "complete")
+    elif method == "GET":
+        if path.endswith("/api/tags"):
+            return Route("ollama", "list")
+        if path.endswith("/models"):
+            return Route("gemini" if gemini else "models", "list")
+        if match := (_GEMINI_MODEL if gemini else _OTHER_MODEL).search(path):
+            return Route("gemini" if gemini else "models", "get", model=match[1])
+    return None
+
+
+def key_rejection(
+    route: Route, headers: Mapping[str, str], query: Mapping[str, str], key: str
+) -> Plan | None:
+    """The error a real provider sends when the request lacks ``key``; ``None`` if it has it."""
+    bearer = headers.get("authorization") == f"Bearer {key}"
+    x_api_key = headers.get("x-api-key") == key
+    if route.kind == "openai" and not bearer:
+        return error_plan("openai", 401, "Incorrect API key provided.")
+    if route.kind == "anthropic" and not x_api_key:
+        return error_plan("anthropic", 401, "invalid x-api-key")
+    if route.kind == "models" and not (bearer or x_api_key):
+        return error_plan("models", 401, "Invalid API key.")
+    if route.kind == "gemini" and key not in (headers.get("x-goog-api-key"), query.get("key")):
+        # Gemini really answers a bad key with 400 INVALID_ARGUMENT.
+        return error_plan("gemini", 400, "API key not valid. Please pass a valid API key.")
+    return None
+
+
+def models_plan(route: Route, models: Sequence[str]) -> Plan:
+    """The model list (or one model) in the route's shape; 404 for an unknown model."""
+    if route.kind == "gemini":
+        names = [m.removeprefix("models/") for m in models]
+        if route.action == "get":
+            model = route.model or ""
+            if model not in names:
+                return error_plan("gemini", 404, f"models/{model} is not found.")
+            return json_plan(200, _gemini_model(model))
+        return json_plan(200, {"models": [_gemini_model(m) for m in names]})
+    if route.kind == "ollama":
+        tags = [{"name": m, "model": m, "size": 0, "digest": "", "details": {}} for m in models]
+        return json_plan(200, {"models": tags})
+    if route.action == "get":
+        model = route.model or ""
+        if model not in models:
+            return error_plan("models", 404, f"The model `{model}` does not exist.")
+        return json_plan(200, _openai_anthropic_model(model))
+    data = [_openai_anthropic_model(m) for m in models]
+    first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+    body = {"object": "list", "data": data, "has_more": False, "first_id": first, "last_id": last}
+    return json_plan(200, body)
+
+
+def _gemini_model(name: str) -> dict[str, Any]:
+    methods = ["generateContent", "streamGenerateContent", "countTokens"]
+    return {"name": f"models/{name}", "displayName": name, "supportedGenerationMethods": methods}
+
+
+def _openai_anthropic_model(model_id: str) -> dict[str, Any]:
+    # One object that reads right to both SDKs: OpenAI's id/object/owned_by, Anthropic's type.
+    return {
+        "id": model_id,
+        "type": "model",
+        "object": "model",
+        "display_name": model_id,
+        "created": 1735689600,
+        "created_at": "2025-01-01T00:00:00Z",
+        "owned_by": "ipyllm-fake",
+    }

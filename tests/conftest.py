@@ -1,0 +1,35 @@
+"""Shared fixtures: a loopback fake server, and no real keys in the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ipyllm.testing import FakeLLMServer
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[FakeLLMServer]:
+    """One loopback fake server for the whole run; reset between tests."""
+    with FakeLLMServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def fake(server: FakeLLMServer) -> FakeLLMServer:
+    """The shared fake server with no queued replies and no recorded requests."""
+    server.reset()
+    return server
+
+
+@pytest.fixture(autouse=True)
+def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests never talk to a real provider, and a developer's own keys must not
+    # leak into them: clear every provider key variable.
+    for var in (
+        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+        "XAI_API_KEY", "OPENROUTER_API_KEY", "FIREWORKS_API_KEY", "MINIMAX_API_KEY",
+        "ZAI_API_KEY", "VLLM_API_KEY", "OPENAI_COMPATIBLE_API_KEY", "IPYLLM_MODEL",
+    ):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)
