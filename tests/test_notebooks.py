@@ -1,0 +1,40 @@
+"""The quickstart notebook runs top to bottom in a real kernel with no key and no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(output["text"])
+        data = output.get("data", {})
+        parts.append(data.get("text/markdown", "") or data.get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.mark.kernel
+def test_quickstart_runs_offline_on_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
+    nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    assert errors == []
+    assert "Using demo:demo" in _text(code[0])
+    streamed = _text(code[1])
+    assert "This is the ipyllm offline demo" in streamed
+    assert "why do notebooks suit exploring data" in streamed
+    # `r` on its own renders as Markdown in the notebook.
+    assert "text/markdown" in code[2].outputs[0]["data"]
+    assert "And one risk of them?" in code[2].outputs[0]["data"]["text/markdown"]
+    assert "4 messages in the history" in _text(code[3])
+    assert "UnknownProviderError" in _text(code[-1])
