@@ -20,7 +20,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ._errors import KeyringError, MissingKeyError, redact, register_secret
+from ._errors import (
+    KeyringError,
+    MissingKeyError,
+    UnknownProviderError,
+    redact,
+    register_secret,
+)
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -84,7 +90,7 @@ def _backend_name(backend: object) -> str:
 
 def _check_provider(provider: str) -> None:
     if not isinstance(provider, str) or not provider or any(c.isspace() for c in provider):
-        raise ValueError(
+        raise UnknownProviderError(
             redact(f"Invalid provider name {provider!r}: it must be non-empty, without spaces.")
         )
 
@@ -217,7 +223,10 @@ class KeyStore:
             raise TypeError(f"The key must be a str, not {type(key).__name__}.")
         cleaned = _clean(key)
         if cleaned is None:
-            raise ValueError(f"The key for {provider} is empty.")
+            raise MissingKeyError(
+                f"The key for {provider} is empty: paste the whole key, or leave it unset.",
+                provider=provider,
+            )
         register_secret(key)
         register_secret(cleaned)
         try:

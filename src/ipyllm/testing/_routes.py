@@ -60,9 +60,10 @@ def key_rejection(
     x_api_key = headers.get("x-api-key") == key
     if route.kind == "openai" and not bearer:
         return error_plan("openai", 401, "Incorrect API key provided.")
-    if route.kind == "anthropic" and not x_api_key:
-        return error_plan("anthropic", 401, "invalid x-api-key")
-    if route.kind == "models" and not (bearer or x_api_key):
+    if route.kind in ("anthropic", "models") and not (bearer or x_api_key):
+        # Anthropic takes x-api-key or, as its newer SDKs send, a Bearer token.
+        if route.kind == "anthropic":
+            return error_plan("anthropic", 401, "invalid x-api-key")
         return error_plan("models", 401, "Invalid API key.")
     if route.kind == "gemini" and key not in (headers.get("x-goog-api-key"), query.get("key")):
         # Gemini really answers a bad key with 400 INVALID_ARGUMENT.

@@ -121,9 +121,7 @@ class FakeLLMServer:
     def api_key(self, key: str | None) -> None:
         self._state.api_key = key
 
-    def add_reply(
-        self, reply: Reply | str | list[str] | None = None, /, **fields: Any
-    ) -> Reply:
+    def add_reply(self, reply: Reply | str | list[str] | None = None, /, **fields: Any) -> Reply:
         """Queue a reply for the next completion request, whatever its format.
 
         ``reply`` is a :class:`Reply` or its text (a ``str``, or a list of pieces); keyword
