@@ -32,9 +32,11 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import SecretService, chainer, fail
 
+import ipyllm
 from ipyllm import _keys
 from ipyllm._errors import KeyringError, MissingKeyError, UnknownProviderError
 from ipyllm._keys import SERVICE, KeyStore
+from ipyllm.testing import FakeLLMServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "with-keyring.sh"
@@ -815,11 +817,8 @@ def test_locked_keyring(real_keyring: KeyringBackend, tmp_path: Path) -> None:
 
 
 @pytest.mark.keyring
-def test_public_keys_api_feeds_a_session(real_keyring: KeyringBackend, fake: Any) -> None:
+def test_public_keys_api_feeds_a_session(real_keyring: KeyringBackend, fake: FakeLLMServer) -> None:
     """ipyllm.keys.set → a Session finds the key in the OS keyring → keys.delete."""
-    import ipyllm
-    from ipyllm.testing import Reply
-
     key = planted("e2e")
     ipyllm.keys.set("openai", key)
     try:
