@@ -35,6 +35,8 @@ class Session:
     >>> s = Session("demo")
     >>> print(s.ask("Hello"))            # doctest: +SKIP
 
+    ``timeout`` is the silence allowed between two chunks (default 300 s) and
+    ``connect_timeout`` the time to connect (default 15 s).
     ``ask``/``stream`` block the calling thread (the stream itself runs on a
     worker thread); ``aask``/``astream`` are their asyncio twins. ``stop()``
     ends the current answer from any thread, keeping the partial text.
@@ -51,6 +53,7 @@ class Session:
         max_tokens: int | None = None,
         max_retries: int = 2,
         timeout: float | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         self.provider_name, self.model_name = _registry.parse_model(model or default_model())
         self.provider = _registry.get_provider(self.provider_name, api_key, base_url)
@@ -59,6 +62,7 @@ class Session:
         self.max_tokens = max_tokens
         self.max_retries = max_retries
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.messages: list[Message] = []
         self.last: Response | None = None
         self._lock = threading.Lock()
@@ -205,6 +209,7 @@ class Session:
                 collect,
                 max_retries=self.max_retries,
                 idle_timeout=self.timeout,
+                connect_timeout=self.connect_timeout,
             )
         except asyncio.CancelledError:
             self.last = Response(

@@ -111,6 +111,7 @@ class Provider:
         *,
         max_retries: int = 2,
         idle_timeout: float | None = None,
+        connect_timeout: float | None = None,
     ) -> Response:
         """Stream the answer, calling ``on_chunk`` with each text or reasoning delta.
 
@@ -119,11 +120,12 @@ class Provider:
         that honours Retry-After; once a delta was delivered, never. Cancelling
         the task closes the connection at once.
         """
+        timeout = _timeout(idle_timeout, connect_timeout)
         attempt = 0
         while True:
             builder = ResponseBuilder(self.name, options.model)
             try:
-                return await self._stream_once(messages, options, builder, on_chunk, idle_timeout)
+                return await self._stream_once(messages, options, builder, on_chunk, timeout)
             except BadRequestError as err:
                 if self._include_usage and not builder.delivered and _rejects_usage(err):
                     log.info("%s rejects stream_options; resending without it", self.name)
@@ -204,7 +206,7 @@ class Provider:
         if client is None:
             client = httpx.AsyncClient(
                 transport=self._transport_factory() if self._transport_factory else None,
-                timeout=httpx.Timeout(IDLE_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+                timeout=_timeout(None, None),
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
                 headers={"User-Agent": f"ipyllm/{__version__}"},
             )
@@ -220,9 +222,8 @@ class Provider:
             request.json.pop("stream_options", None)
         return request
 
-    async def _send(self, request: HTTPRequest, idle_timeout: float | None) -> httpx.Response:
+    async def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> httpx.Response:
         client = self._client()
-        timeout = httpx.Timeout(idle_timeout or IDLE_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         http_request = client.build_request(
             request.method, request.url, headers=request.headers, json=request.json, timeout=timeout
         )
@@ -247,18 +248,18 @@ class Provider:
         options: Options,
         builder: ResponseBuilder,
         on_chunk: OnChunk | None,
-        idle_timeout: float | None,
+        timeout: httpx.Timeout,
     ) -> Response:
         request = self._build(messages, options)
         log.debug("%s %s model=%s", request.method, request.url, options.model)
-        response = await self._send(request, idle_timeout)
+        response = await self._send(request, timeout)
         try:
             if response.status_code >= 400:
                 raw = await response.aread()
                 raise error_from_http(
                     self._error_context(), response.status_code, response.headers, raw
                 )
-            finished = await self._pump(response, builder, on_chunk, idle_timeout)
+            finished = await self._pump(response, builder, on_chunk, timeout)
         finally:
             await response.aclose()
         if not finished:
@@ -276,7 +277,7 @@ class Provider:
         response: httpx.Response,
         builder: ResponseBuilder,
         on_chunk: OnChunk | None,
-        idle_timeout: float | None,
+        timeout: httpx.Timeout,
     ) -> bool:
         """Read the body to its end, folding events into ``builder``; True if it finished."""
         decoder = SSEDecoder() if self.adapter.wire == "sse" else NDJSONDecoder()
@@ -295,9 +296,8 @@ class Provider:
                 response=builder.response(),
             ) from None
         except httpx.TimeoutException:
-            wait = idle_timeout or IDLE_TIMEOUT_S
             raise TimeoutError(
-                f"{self.spec.label} sent nothing for {wait:g} s mid-stream — try again, or "
+                f"{self.spec.label} sent nothing for {timeout.read:g} s mid-stream — try again, or "
                 "raise the timeout for slow models.",
                 provider=self.name,
                 partial="".join(builder.text),
@@ -339,7 +339,7 @@ class Provider:
         return finished
 
     async def _get_json(self, request: HTTPRequest) -> Any:
-        response = await self._send(request, None)
+        response = await self._send(request, _timeout(None, None))
         try:
             raw = await response.aread()
         finally:
@@ -356,7 +356,7 @@ class Provider:
         request = self.adapter.build_request(
             self.spec, self.base_url, self._api_key(), [], Options(model=self.spec.default_model)
         )
-        response = await self._send(request, None)
+        response = await self._send(request, _timeout(None, None))
         try:
             raw = await response.aread()
         finally:
@@ -365,6 +365,10 @@ class Provider:
             raise error_from_http(
                 self._error_context(), response.status_code, response.headers, raw
             )
+
+
+def _timeout(idle: float | None, connect: float | None) -> httpx.Timeout:
+    return httpx.Timeout(idle or IDLE_TIMEOUT_S, connect=connect or CONNECT_TIMEOUT_S)
 
 
 def _rejects_usage(err: BadRequestError) -> bool:
