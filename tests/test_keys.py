@@ -833,3 +833,28 @@ def test_public_keys_api_feeds_a_session(real_keyring: KeyringBackend, fake: Fak
         ipyllm.keys.delete("openai")
     assert ipyllm.keys.status()["openai"] is None
     assert keyring.get_password(SERVICE, "openai") is None
+
+
+def test_keys_set_asks_with_a_hidden_prompt(
+    memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = planted("prompt")
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return key + "\n"
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    ipyllm.keys.set("anthropic")
+    assert prompts == ["API key for anthropic (input hidden): "]
+    assert memory.store[(SERVICE, "anthropic")] == key
+    assert ipyllm.keys.status()["anthropic"] == "keyring"
+    ipyllm.keys.delete("anthropic")
+    assert ipyllm.keys.get("anthropic") is None
+
+
+def test_keys_set_rejects_an_unknown_provider(memory: MemoryKeyring) -> None:
+    with pytest.raises(UnknownProviderError, match="Unknown provider"):
+        ipyllm.keys.set("nosuch", "whatever-key-123")
+    assert memory.store == {}

@@ -50,8 +50,7 @@ class DemoTransport(httpx.AsyncBaseTransport):
     """Answers chat and model-list requests in-process, as an OpenAI-style server would."""
 
     def __init__(self, delay_s: float | None = None) -> None:
-        if delay_s is None:
-            delay_s = float(os.environ.get("IPYLLM_DEMO_DELAY", DEFAULT_DELAY_S))
+        # None: read IPYLLM_DEMO_DELAY at each request, so it can change in a running kernel.
         self.delay_s = delay_s
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -66,8 +65,14 @@ class DemoTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             200,
             headers={"content-type": "text/event-stream"},
-            stream=_DemoStream(demo_answer(prompt), body, self.delay_s),
+            stream=_DemoStream(demo_answer(prompt), body, self._delay()),
         )
+
+
+    def _delay(self) -> float:
+        if self.delay_s is not None:
+            return self.delay_s
+        return float(os.environ.get("IPYLLM_DEMO_DELAY", DEFAULT_DELAY_S))
 
 
 class _DemoStream(httpx.AsyncByteStream):
