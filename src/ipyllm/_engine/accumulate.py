@@ -50,6 +50,11 @@ class ResponseBuilder:
         """Whether any text or reasoning has been handed to the caller."""
         return bool(self.text or self.reasoning)
 
+    @property
+    def partial(self) -> str:
+        """The answer text so far."""
+        return "".join(self.text)
+
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Deltas other than text and reasoning land here too."""
         if isinstance(event, TextDelta):
@@ -82,7 +87,7 @@ class ResponseBuilder:
     def response(self, finish_reason: str | None = None) -> Response:
         """The answer as collected so far; ``finish_reason`` overrides the provider's."""
         return Response(
-            text="".join(self.text),
+            text=self.partial,
             reasoning="".join(self.reasoning) if self.reasoning else None,
             model=self.model,
             provider=self.provider,

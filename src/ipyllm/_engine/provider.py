@@ -263,14 +263,19 @@ class Provider:
         finally:
             await response.aclose()
         if not finished:
-            raise StreamError(
+            raise self._broken(
+                StreamError,
                 f"The {self.spec.label} stream ended before the answer was complete — "
                 "the connection may have been cut; try again.",
-                provider=self.name,
-                partial="".join(builder.text),
-                response=builder.response(),
+                builder,
             )
         return builder.response()
+
+    def _broken(self, cls: type[LLMError], message: str, builder: ResponseBuilder) -> LLMError:
+        """An error for a stream that broke, carrying what arrived before it did."""
+        return cls(
+            message, provider=self.name, partial=builder.partial, response=builder.response()
+        )
 
     async def _pump(
         self,
@@ -288,28 +293,25 @@ class Provider:
                 finished |= self._dispatch(decoder.feed(chunk), state, builder, on_chunk)
             finished |= self._dispatch(decoder.flush(), state, builder, on_chunk)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StreamError(
+            raise self._broken(
+                StreamError,
                 f"{self.spec.label} sent data ipyllm could not read ({type(exc).__name__}: "
                 f"{exc}) — try again; if it persists, report it.",
-                provider=self.name,
-                partial="".join(builder.text),
-                response=builder.response(),
+                builder,
             ) from None
         except httpx.TimeoutException:
-            raise TimeoutError(
-                f"{self.spec.label} sent nothing for {timeout.read:g} s mid-stream — try again, or "
-                "raise the timeout for slow models.",
-                provider=self.name,
-                partial="".join(builder.text),
-                response=builder.response(),
+            raise self._broken(
+                TimeoutError,
+                f"{self.spec.label} sent nothing for {timeout.read:g} s mid-stream — try again, "
+                "or raise the timeout for slow models.",
+                builder,
             ) from None
         except httpx.TransportError as exc:
-            raise StreamError(
+            raise self._broken(
+                StreamError,
                 f"The connection to {self.spec.label} broke mid-stream ({type(exc).__name__}) "
                 "— try again.",
-                provider=self.name,
-                partial="".join(builder.text),
-                response=builder.response(),
+                builder,
             ) from None
         return finished
 
@@ -334,7 +336,7 @@ class Provider:
                     finished = True
                 elif isinstance(event, ErrorEvent):
                     raise error_from_event(
-                        self._error_context(), event, "".join(builder.text), builder.response()
+                        self._error_context(), event, builder.partial, builder.response()
                     )
         return finished
 

@@ -18,7 +18,7 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
-from .spec import HTTPRequest, ProviderSpec, WireFormat
+from .spec import HTTPRequest, ProviderSpec, WireFormat, finish_request
 
 API_VERSION = "2023-06-01"
 # The Messages API requires max_tokens; this is what we ask for when the user did not.
@@ -70,17 +70,11 @@ class AnthropicAdapter:
             body["system"] = options.system
         if options.temperature is not None:
             body["temperature"] = options.temperature
-        body.update(spec.extra_body)
-        body.update(options.extra_body)
-        headers = {
-            "Accept": "text/event-stream",
-            "anthropic-version": API_VERSION,
-            **spec.headers,
-            **options.headers,
-        }
+        headers = {"Accept": "text/event-stream", "anthropic-version": API_VERSION}
         if key:
             headers["x-api-key"] = key
-        return HTTPRequest("POST", f"{base_url.rstrip('/')}/v1/messages", headers, body)
+        url = f"{base_url.rstrip('/')}/v1/messages"
+        return finish_request(spec, options, "POST", url, body, headers)
 
     def new_state(self) -> AnthropicStreamState:
         """Fresh per-stream state."""

@@ -68,7 +68,6 @@ class DemoTransport(httpx.AsyncBaseTransport):
             stream=_DemoStream(demo_answer(prompt), body, self._delay()),
         )
 
-
     def _delay(self) -> float:
         if self.delay_s is not None:
             return self.delay_s

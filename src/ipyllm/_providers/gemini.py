@@ -18,7 +18,7 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
-from .spec import HTTPRequest, ProviderSpec, WireFormat
+from .spec import HTTPRequest, ProviderSpec, WireFormat, finish_request
 
 # Gemini's error statuses (google.rpc codes) and the HTTP status each stands for.
 ERROR_STATUS = {
@@ -73,14 +73,12 @@ class GeminiAdapter:
             config["maxOutputTokens"] = options.max_tokens
         if config:
             body["generationConfig"] = config
-        body.update(spec.extra_body)
-        body.update(options.extra_body)
-        headers = {"Accept": "text/event-stream", **spec.headers, **options.headers}
+        headers = {"Accept": "text/event-stream"}
         if key:
             headers["x-goog-api-key"] = key
         path = quote(_model_path(options.model), safe="/")
         url = f"{base_url.rstrip('/')}/v1beta/{path}:streamGenerateContent?alt=sse"
-        return HTTPRequest("POST", url, headers, body)
+        return finish_request(spec, options, "POST", url, body, headers)
 
     def new_state(self) -> None:
         """Gemini streams need no per-stream state."""

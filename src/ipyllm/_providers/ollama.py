@@ -17,7 +17,7 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
-from .spec import HTTPRequest, ProviderSpec, WireFormat
+from .spec import HTTPRequest, ProviderSpec, WireFormat, chat_messages, finish_request
 
 
 class OllamaAdapter:
@@ -34,11 +34,11 @@ class OllamaAdapter:
         options: Options,
     ) -> HTTPRequest:
         """``POST {base_url}/api/chat`` with ``stream: true``."""
-        wire_messages: list[dict[str, Any]] = []
-        if options.system:
-            wire_messages.append({"role": "system", "content": options.system})
-        wire_messages.extend({"role": m["role"], "content": m["content"]} for m in messages)
-        body: dict[str, Any] = {"model": options.model, "messages": wire_messages, "stream": True}
+        body: dict[str, Any] = {
+            "model": options.model,
+            "messages": chat_messages(messages, options.system),
+            "stream": True,
+        }
         model_options: dict[str, Any] = {}
         if options.temperature is not None:
             model_options["temperature"] = options.temperature
@@ -46,12 +46,12 @@ class OllamaAdapter:
             model_options["num_predict"] = options.max_tokens
         if model_options:
             body["options"] = model_options
-        body.update(spec.extra_body)
-        body.update(options.extra_body)
-        headers = {**spec.headers, **options.headers}
+        headers = {}
         if key:  # a proxy in front of Ollama may want one
             headers["Authorization"] = f"Bearer {key}"
-        return HTTPRequest("POST", f"{base_url.rstrip('/')}/api/chat", headers, body)
+        return finish_request(
+            spec, options, "POST", f"{base_url.rstrip('/')}/api/chat", body, headers
+        )
 
     def new_state(self) -> None:
         """Ollama streams need no per-stream state."""

@@ -21,7 +21,7 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
-from .spec import HTTPRequest, ProviderSpec, WireFormat
+from .spec import HTTPRequest, ProviderSpec, WireFormat, chat_messages, finish_request
 
 
 class OpenAIStreamState:
@@ -86,23 +86,22 @@ class OpenAIChatAdapter:
         options: Options,
     ) -> HTTPRequest:
         """``POST {base_url}/chat/completions`` with ``stream: true``."""
-        wire_messages: list[dict[str, Any]] = []
-        if options.system:
-            wire_messages.append({"role": "system", "content": options.system})
-        wire_messages.extend({"role": m["role"], "content": m["content"]} for m in messages)
-        body: dict[str, Any] = {"model": options.model, "messages": wire_messages, "stream": True}
+        body: dict[str, Any] = {
+            "model": options.model,
+            "messages": chat_messages(messages, options.system),
+            "stream": True,
+        }
         if spec.include_usage:
             body["stream_options"] = {"include_usage": True}
         if options.temperature is not None:
             body["temperature"] = options.temperature
         if options.max_tokens is not None:
             body[spec.max_tokens_field] = options.max_tokens
-        body.update(spec.extra_body)
-        body.update(options.extra_body)
-        headers = {"Accept": "text/event-stream", **spec.headers, **options.headers}
+        headers = {"Accept": "text/event-stream"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        return HTTPRequest("POST", f"{base_url.rstrip('/')}/chat/completions", headers, body)
+        url = f"{base_url.rstrip('/')}/chat/completions"
+        return finish_request(spec, options, "POST", url, body, headers)
 
     def new_state(self) -> OpenAIStreamState:
         """Fresh per-stream state."""

@@ -75,3 +75,24 @@ class Adapter(Protocol):
     def parse_models(self, body: Any) -> list[str]:
         """Model ids from the body of :meth:`models_request`'s response."""
         ...
+
+
+def chat_messages(messages: list[Message], system: str | None) -> list[dict[str, Any]]:
+    """Messages in the common chat shape, with the system prompt first as a message."""
+    wire: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    wire.extend({"role": m["role"], "content": m["content"]} for m in messages)
+    return wire
+
+
+def finish_request(
+    spec: ProviderSpec,
+    options: Options,
+    method: str,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+) -> HTTPRequest:
+    """Merge the provider's and the call's extra body and headers into the request."""
+    body.update(spec.extra_body)
+    body.update(options.extra_body)
+    return HTTPRequest(method, url, {**headers, **spec.headers, **options.headers}, body)
