@@ -83,10 +83,12 @@ class _DemoStream(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pieces = _pieces(self.answer)
         base = {"id": "demo-1", "object": "chat.completion.chunk", "model": "demo"}
+        if self.delay_s:  # a hosted model takes a moment before its first token
+            await asyncio.sleep(self.delay_s * 12)
         for piece in pieces:
-            yield _frame({**base, "choices": [{"index": 0, "delta": {"content": piece}}]})
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
+            yield _frame({**base, "choices": [{"index": 0, "delta": {"content": piece}}]})
         yield _frame({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if (self.body.get("stream_options") or {}).get("include_usage"):
             prompt_words = sum(
