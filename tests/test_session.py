@@ -254,3 +254,29 @@ def test_the_key_never_leaks(fake: FakeLLMServer, caplog: pytest.LogCaptureFixtu
     for text in seen:
         assert planted not in text
     assert "[REDACTED]" in seen[3]
+
+
+def test_stop_during_astream_ends_it_normally(fake: FakeLLMServer) -> None:
+    fake.add_reply(Reply([f"w{i} " for i in range(200)], delay_s=0.02))
+    s = session(fake)
+
+    async def main() -> str:
+        asyncio.get_running_loop().call_later(0.3, s.stop)
+        return "".join([piece async for piece in s.astream("long please")])
+
+    text = asyncio.run(main())
+    assert s.last is not None
+    assert s.last.finish_reason == "stopped"
+    assert text == s.last.text
+    assert text
+    assert fake.wait_for_disconnect(5)
+
+
+def test_stop_during_stream_yields_exactly_the_partial(fake: FakeLLMServer) -> None:
+    fake.add_reply(Reply([f"w{i} " for i in range(200)], delay_s=0.02))
+    s = session(fake)
+    threading.Timer(0.3, s.stop).start()
+    text = "".join(s.stream("long please"))
+    assert s.last is not None
+    assert s.last.finish_reason == "stopped"
+    assert text == s.last.text

@@ -211,8 +211,11 @@ def get_provider(name: str, api_key: str | None = None, base_url: str | None = N
 
     spec = spec_for(name)
     url = resolve_base_url(spec, base_url)
+    # Local servers with no key variable (demo, Ollama, LM Studio) take a key only
+    # when given one, which also keeps keyring's slow import off their first use.
+    keyless = spec.local and not spec.key_env and not spec.needs_key
     store = key_store()
-    found = store.find(name, api_key)
+    found = (api_key, "explicit") if keyless else store.find(name, api_key)
     key = found[0] if found else None
     cache_key = (name, url, _fingerprint(key), _generation)
     with _lock:

@@ -50,31 +50,43 @@ class ChunkBridge(Generic[T]):
     lock and a notify.
     """
 
-    __slots__ = ("_items", "_waiting", "_wake")
+    __slots__ = ("_closed", "_items", "_wake", "_waiting")
 
     def __init__(self) -> None:
         self._items: collections.deque[T] = collections.deque()
         self._wake = threading.Event()
         self._waiting = False
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether the producer has finished (items may still be queued)."""
+        return self._closed
 
     def push(self, item: T) -> None:
         """Called on the producer thread."""
         self._items.append(item)
         if self._waiting:
+            self._waiting = False  # one wake-up per wait, not one per item
             self._wake.set()
 
-    def wake(self) -> None:
-        """Wake the consumer without an item (the producer finished)."""
+    def close(self) -> None:
+        """The producer is done; wakes the consumer."""
+        self._closed = True
         self._wake.set()
 
     def take(self, timeout: float) -> list[T]:
-        """Everything queued, waiting up to ``timeout`` seconds if there is nothing."""
+        """Everything queued, waiting up to ``timeout`` seconds if there is nothing.
+
+        Returns at once, possibly empty, once the bridge is closed.
+        """
         items = self._items
-        if not items:
+        if not items and not self._closed:
             self._wake.clear()
             self._waiting = True
-            # Check again after announcing we wait: an item pushed in between is seen here.
-            if not items:
+            # Check again after announcing we wait: an item pushed or a close in
+            # between is seen here, so no wake-up is lost.
+            if not items and not self._closed:
                 self._wake.wait(timeout)
             self._waiting = False
         out = []

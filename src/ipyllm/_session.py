@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -100,14 +101,12 @@ class Session:
                 bridge.push(delta.text)
 
         future = _runner.submit(self._turn(prompt, on_chunk, options))
-        future.add_done_callback(lambda _: bridge.wake())
+        future.add_done_callback(lambda _: bridge.close())
         self._cancel = future.cancel
         try:
-            while True:
-                done = future.done()
-                yield from bridge.take(0.1)
-                if done:
-                    break
+            while not bridge.closed:
+                yield from bridge.take(0.25)
+            yield from bridge.take(0)
             if future.cancelled():  # stop() from elsewhere: the partial is the answer
                 self._settled.wait(5)
                 yield from bridge.take(0)
@@ -133,19 +132,31 @@ class Session:
     async def astream(self, prompt: str, **options: Any) -> AsyncIterator[str]:
         """Async :meth:`stream`; cancelling it closes the connection and keeps the partial."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        items: collections.deque[str] = collections.deque()
+        waiter: list[asyncio.Future[None]] = []  # at most one: the consumer waiting
+
+        def wake() -> None:
+            if waiter and not waiter[0].done():
+                waiter[0].set_result(None)
 
         def on_chunk(delta: TextDelta | ReasoningDelta) -> None:
             if type(delta) is TextDelta:
-                queue.put_nowait(delta.text)
+                items.append(delta.text)
+                wake()
 
         task = loop.create_task(self._turn(prompt, on_chunk, options))
-        task.add_done_callback(lambda _: queue.put_nowait(None))
+        task.add_done_callback(lambda _: wake())
         self._cancel = lambda: loop.call_soon_threadsafe(task.cancel)
         try:
-            while (piece := await queue.get()) is not None:
-                yield piece
-            await task
+            while True:
+                while items:
+                    yield items.popleft()
+                if task.done():
+                    break
+                waiter[:] = [loop.create_future()]
+                await waiter[0]
+            if not task.cancelled():  # cancelled means stop(): the partial is the answer
+                task.result()
         finally:
             self._cancel = None
             if not task.done():
