@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from ipyllm.testing import FakeLLMServer
+
+
+# History goes to a throwaway directory, never the developer's own.
+_HOME = tempfile.mkdtemp(prefix="ipyllm-test-home-")
+os.environ["IPYLLM_HOME"] = _HOME
+os.environ["IPYLLM_DEMO_DELAY"] = "0.001"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

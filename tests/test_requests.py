@@ -16,6 +16,7 @@ OPENAI_STYLE = ["openai", "xai", "openrouter", "fireworks", "lmstudio", "vllm", 
 
 
 def _ask(fake: FakeLLMServer, provider: str, **session: Any) -> dict[str, Any]:
+    fake.add_reply(Reply("Earlier answer"))
     fake.add_reply(Reply("Sure."))
     s = ipyllm.Session(
         f"{provider}:model-x",
@@ -24,10 +25,7 @@ def _ask(fake: FakeLLMServer, provider: str, **session: Any) -> dict[str, Any]:
         max_retries=0,
         **session,
     )
-    s.messages = [
-        {"role": "user", "content": "Earlier question"},
-        {"role": "assistant", "content": "Earlier answer"},
-    ]
+    s.ask("Earlier question")
     assert s.ask("Now this", temperature=0.5, max_tokens=64).text == "Sure."
     request = fake.requests[-1]
     return {"path": request.path, "query": request.query, "headers": request.headers,

@@ -208,7 +208,7 @@ def test_a_busy_session_refuses_a_second_prompt(fake: FakeLLMServer) -> None:
     s = session(fake)
     stream = s.stream("first")
     next(stream)
-    with pytest.raises(ipyllm.LLMError, match="already answering"):
+    with pytest.raises(ipyllm.TabBusyError, match="still answering"):
         s.ask("second")
     stream.close()
 

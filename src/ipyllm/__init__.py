@@ -28,13 +28,19 @@ __all__ = [
     "ServerError",
     "Session",
     "StreamError",
+    "Tab",
+    "TabBusyError",
     "TimeoutError",
     "UnknownProviderError",
+    "UnknownTabError",
     "configure",
     "default_model",
     "get_provider",
+    "history",
     "keys",
+    "manager",
     "register_endpoint",
+    "usage",
 ]
 
 # Where each public name lives; modules are imported when a name is first used.
@@ -48,6 +54,10 @@ _LOCATIONS = {
     "configure": "._registry",
     "get_provider": "._registry",
     "register_endpoint": "._registry",
+    "Tab": "._manager.tab",
+    "manager": "._manager.manager",
+    "history": "._manager.manager",
+    "usage": "._manager.manager",
     **{name: "._errors" for name in __all__ if name.endswith("Error") or name == "LLMError"},
 }
 _SUBMODULES = {"keys", "testing"}
@@ -68,9 +78,13 @@ if TYPE_CHECKING:
         RateLimitError,
         ServerError,
         StreamError,
+        TabBusyError,
         TimeoutError,
         UnknownProviderError,
+        UnknownTabError,
     )
+    from ._manager.manager import history, manager, usage
+    from ._manager.tab import Tab
     from ._registry import configure, get_provider, register_endpoint
     from ._session import Session, default_model
     from ._types import Message, Options, Response

@@ -6,6 +6,8 @@ Every error ipyllm raises derives from :class:`LLMError`::
     ├── MissingKeyError        no API key for a provider that needs one
     ├── UnknownProviderError   "foo:model" names no provider or endpoint
     ├── KeyringError           the OS keyring is missing or refused the request
+    ├── UnknownTabError        no open tab (or past conversation) by that name
+    ├── TabBusyError           the tab is still answering its last prompt
     ├── AuthenticationError    401, 403, or a 400 that says the key is bad
     ├── RateLimitError         429; ``retry_after`` holds the wait in seconds
     │   └── QuotaExceededError out of credit or quota: waiting will not help
@@ -50,8 +52,10 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "StreamError",
+    "TabBusyError",
     "TimeoutError",
     "UnknownProviderError",
+    "UnknownTabError",
     "redact",
     "register_secret",
 ]
@@ -126,6 +130,14 @@ class UnknownProviderError(LLMError):
 
 class KeyringError(LLMError):
     """The OS keyring is unavailable or refused to store, read or delete a key."""
+
+
+class UnknownTabError(LLMError):
+    """No open tab, or no past conversation, has that id or title."""
+
+
+class TabBusyError(LLMError):
+    """A prompt was sent to a tab that is still answering the previous one."""
 
 
 class AuthenticationError(LLMError):

@@ -50,7 +50,7 @@ class ChunkBridge(Generic[T]):
     lock and a notify.
     """
 
-    __slots__ = ("_closed", "_items", "_wake", "_waiting")
+    __slots__ = ("_closed", "_items", "_waiting", "_wake")
 
     def __init__(self) -> None:
         self._items: collections.deque[T] = collections.deque()

@@ -1,20 +1,26 @@
-"""``ipyllm.Session``: a conversation with one model, from code."""
+"""``ipyllm.Session``: a conversation from code, written into a tab of the manager."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import os
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import _registry, _runner
 from ._errors import LLMError
-from ._types import Message, Options, ReasoningDelta, Response, TextDelta
+from ._types import Message, ReasoningDelta, Response, TextDelta
+
+if TYPE_CHECKING:
+    from ._manager.handle import TurnHandle
+    from ._manager.runner import Sink
+    from ._manager.tab import Tab
 
 # Providers tried, in order, when no model is named and IPYLLM_MODEL is unset.
 _PREFERRED = ("anthropic", "openai", "gemini", "xai", "openrouter", "zai", "minimax", "fireworks")
+# Options a single call may override.
+_CALL_OPTIONS = frozenset({"system", "temperature", "max_tokens", "extra_body", "headers"})
 
 
 def default_model() -> str:
@@ -31,21 +37,25 @@ def default_model() -> str:
 
 
 class Session:
-    """A conversation with one model. It keeps the history; each call adds a turn.
+    """A conversation from code. It lives in a tab of the session manager, so the
+    chat panel and ``%%llm -t`` see it too.
 
     >>> s = Session("demo")
     >>> print(s.ask("Hello"))            # doctest: +SKIP
 
-    ``timeout`` is the silence allowed between two chunks (default 300 s) and
-    ``connect_timeout`` the time to connect (default 15 s).
-    ``ask``/``stream`` block the calling thread (the stream itself runs on a
-    worker thread); ``aask``/``astream`` are their asyncio twins. ``stop()``
-    ends the current answer from any thread, keeping the partial text.
+    ``model`` may be a list: later models are tried when one fails before its
+    first token (as are those in ``fallback``). ``tab`` names the tab to write
+    into (an open tab continues its conversation; a new name opens one); a
+    fresh tab by default. ``timeout`` is the silence allowed between two
+    chunks (default 300 s), ``connect_timeout`` the time to connect (15 s).
+    ``ask``/``stream`` block the calling thread while the stream runs on the
+    manager's worker thread; ``aask``/``astream`` are their asyncio twins.
+    ``stop()`` ends the current answer from any thread, keeping the partial.
     """
 
     def __init__(
         self,
-        model: str | None = None,
+        model: str | Sequence[str] | None = None,
         *,
         api_key: str | None = None,
         base_url: str | None = None,
@@ -55,29 +65,46 @@ class Session:
         max_retries: int = 2,
         timeout: float | None = None,
         connect_timeout: float | None = None,
+        tab: str | Tab | None = None,
+        fallback: Sequence[str] = (),
     ) -> None:
-        self.provider_name, self.model_name = _registry.parse_model(model or default_model())
+        from ._manager.manager import manager
+
+        requested = [model] if isinstance(model, str) or model is None else list(model)
+        first = requested[0] or default_model()
+        self.provider_name, self.model_name = _registry.parse_model(first)
+        # Check every model and the first provider's configuration now, not mid-cell.
+        self.models = [self.model] + [m for m in [*requested[1:], *fallback] if m]
+        for other in self.models[1:]:
+            _registry.parse_model(other)
         self.provider = _registry.get_provider(self.provider_name, api_key, base_url)
+        self._api_key = api_key
+        self._base_url = base_url
         self.system = system
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.max_retries = max_retries
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self.messages: list[Message] = []
+        mgr = manager()
+        if tab is None:
+            self.tab = mgr.new_tab(model=self.model)
+        else:
+            self.tab = mgr.find(tab) or mgr.new_tab(title=str(tab), model=self.model)
         self.last: Response | None = None
-        self._lock = threading.Lock()
-        self._settled = threading.Event()  # set while no turn is running
-        self._settled.set()
-        self._cancel: Callable[[], Any] | None = None
 
     @property
     def model(self) -> str:
-        """``provider:model``."""
+        """``provider:model`` of the first model."""
         return f"{self.provider_name}:{self.model_name}"
 
+    @property
+    def messages(self) -> list[Message]:
+        """The conversation so far (the tab's finished and stopped turns)."""
+        return self.tab.messages
+
     def __repr__(self) -> str:
-        return f"<Session {self.model} turns={len(self.messages) // 2}>"
+        return f"<Session {self.model} tab={self.tab.title!r} turns={len(self.tab.turns)}>"
 
     # ---- blocking API ----------------------------------------------------------
 
@@ -96,29 +123,23 @@ class Session:
         """
         bridge: _runner.ChunkBridge[str] = _runner.ChunkBridge()
 
-        def on_chunk(delta: TextDelta | ReasoningDelta) -> None:
+        def sink(delta: TextDelta | ReasoningDelta) -> None:
             if type(delta) is TextDelta:
                 bridge.push(delta.text)
 
-        future = _runner.submit(self._turn(prompt, on_chunk, options))
-        future.add_done_callback(lambda _: bridge.close())
-        self._cancel = future.cancel
+        handle = self._send(prompt, sink, options)
+        handle.add_done_callback(bridge.close)
         try:
             while not bridge.closed:
                 yield from bridge.take(0.25)
-            yield from bridge.take(0)
-            if future.cancelled():  # stop() from elsewhere: the partial is the answer
-                self._settled.wait(5)
-                yield from bridge.take(0)
-            else:
-                future.result()
-        except BaseException:  # GeneratorExit, KeyboardInterrupt: stop and keep the partial
-            if not future.done():
-                future.cancel()
-                self._settled.wait(5)
+            handle.wait()
+            yield from bridge.take(0)  # what arrived while a stop() settled
+        except BaseException:  # GeneratorExit, KeyboardInterrupt: stop, keep the partial
+            handle.cancel()
+            handle.wait(5)
+            self.last = handle.turn.as_response()
             raise
-        finally:
-            self._cancel = None
+        self._settle(handle)
 
     # ---- asyncio API -----------------------------------------------------------
 
@@ -133,112 +154,83 @@ class Session:
         """Async :meth:`stream`; cancelling it closes the connection and keeps the partial."""
         loop = asyncio.get_running_loop()
         items: collections.deque[str] = collections.deque()
-        waiter: list[asyncio.Future[None]] = []  # at most one: the consumer waiting
+        waiter: list[asyncio.Future[None]] = []  # the consumer's, while it waits
 
         def wake() -> None:
             if waiter and not waiter[0].done():
                 waiter[0].set_result(None)
 
-        def on_chunk(delta: TextDelta | ReasoningDelta) -> None:
+        def sink(delta: TextDelta | ReasoningDelta) -> None:  # on the worker thread
             if type(delta) is TextDelta:
                 items.append(delta.text)
-                wake()
+                if waiter:  # only a waiting consumer needs a cross-thread wake-up
+                    loop.call_soon_threadsafe(wake)
 
-        task = loop.create_task(self._turn(prompt, on_chunk, options))
-        task.add_done_callback(lambda _: wake())
-        self._cancel = lambda: loop.call_soon_threadsafe(task.cancel)
+        handle = self._send(prompt, sink, options)
+        handle.add_done_callback(lambda: loop.call_soon_threadsafe(wake))
         try:
             while True:
                 while items:
                     yield items.popleft()
-                if task.done():
+                if handle.done():
                     break
                 waiter[:] = [loop.create_future()]
-                await waiter[0]
-            if not task.cancelled():  # cancelled means stop(): the partial is the answer
-                task.result()
-        finally:
-            self._cancel = None
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                if not items and not handle.done():
+                    await waiter[0]
+                waiter.clear()
+        except BaseException:
+            handle.cancel()
+            while not handle.done():  # settle without blocking the loop
+                await asyncio.sleep(0.01)
+            self.last = handle.turn.as_response()
+            raise
+        while items:
+            yield items.popleft()
+        self._settle(handle)
 
     # ---- control ---------------------------------------------------------------
 
     def stop(self) -> None:
         """Stop the answer in progress (from any thread); the partial text is kept."""
-        cancel = self._cancel
-        if cancel is not None:
-            cancel()
+        self.tab.stop()
 
     def clear(self) -> None:
-        """Forget the conversation history."""
-        self.messages.clear()
+        """Start over in a fresh tab (the old conversation stays in its tab and history)."""
+        from ._manager.manager import manager
+
+        self.tab = manager().new_tab(model=self.model)
         self.last = None
 
     # ---- internals -------------------------------------------------------------
 
-    def _options(self, overrides: dict[str, Any]) -> Options:
-        unknown = set(overrides) - {"system", "temperature", "max_tokens", "extra_body", "headers"}
+    def _send(self, prompt: str, sink: Sink, overrides: dict[str, Any]) -> TurnHandle:
+        unknown = set(overrides) - _CALL_OPTIONS
         if unknown:
-            raise TypeError(f"Unknown option(s): {', '.join(sorted(unknown))}")
-        return Options(
-            model=self.model_name,
-            system=overrides.get("system", self.system),
-            temperature=overrides.get("temperature", self.temperature),
-            max_tokens=overrides.get("max_tokens", self.max_tokens),
-            extra_body=dict(overrides.get("extra_body") or {}),
-            headers=dict(overrides.get("headers") or {}),
+            raise TypeError(
+                f"Unknown option(s): {', '.join(sorted(unknown))}; "
+                f"a call takes {', '.join(sorted(_CALL_OPTIONS))}."
+            )
+        options = {
+            "system": self.system,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            **overrides,
+        }
+        return self.tab.send(
+            prompt,
+            model=self.models,
+            sink=sink,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            api_key=self._api_key,
+            base_url=self._base_url,
+            **options,
         )
 
-    async def _turn(
-        self,
-        prompt: str,
-        on_chunk: Callable[[TextDelta | ReasoningDelta], None],
-        overrides: dict[str, Any],
-    ) -> Response:
-        options = self._options(overrides)
-        if not self._lock.acquire(blocking=False):
-            raise LLMError(
-                "This session is already answering a prompt; wait for it, call stop(), "
-                "or use a second Session for parallel questions.",
-                provider=self.provider_name,
-            )
-        self._settled.clear()
-        texts: list[str] = []
-        reasoning: list[str] = []
-
-        def collect(delta: TextDelta | ReasoningDelta) -> None:
-            (texts if type(delta) is TextDelta else reasoning).append(delta.text)
-            on_chunk(delta)
-
-        user: Message = {"role": "user", "content": prompt}
+    def _settle(self, handle: TurnHandle) -> None:
         try:
-            response = await self.provider.query_stream(
-                [*self.messages, user],
-                options,
-                collect,
-                max_retries=self.max_retries,
-                idle_timeout=self.timeout,
-                connect_timeout=self.connect_timeout,
-            )
-        except asyncio.CancelledError:
-            self.last = Response(
-                text="".join(texts),
-                reasoning="".join(reasoning) or None,
-                model=self.model_name,
-                provider=self.provider_name,
-                finish_reason="stopped",
-            )
-            self.messages += [user, {"role": "assistant", "content": self.last.text}]
-            raise
+            self.last = handle.result()
         except LLMError as err:
             self.last = err.response
             raise
-        else:
-            self.last = response
-            self.messages += [user, {"role": "assistant", "content": response.text}]
-            return response
-        finally:
-            self._lock.release()
-            self._settled.set()

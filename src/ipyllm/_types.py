@@ -122,6 +122,7 @@ class Response:
     finish_reason: str | None = None
     ttft_s: float | None = None
     elapsed_s: float | None = None
+    cost: float | None = None  # USD, where the model's price is known
     refusal: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
 

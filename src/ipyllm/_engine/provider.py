@@ -7,7 +7,7 @@ import json
 import logging
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -45,6 +45,23 @@ from .retry import MAX_HONORED_RETRY_AFTER_S, backoff_seconds
 log = logging.getLogger("ipyllm")
 
 OnChunk = Callable[[TextDelta | ReasoningDelta], Any]
+
+
+class RequestGate(Protocol):
+    """A client-side rate limit shared by every stream to one provider."""
+
+    async def acquire(self, estimated_tokens: int = 0) -> None:
+        """Wait until a request may be sent."""
+        ...
+
+    def block_for(self, seconds: float) -> None:
+        """The provider asked everyone to wait (a 429's Retry-After)."""
+        ...
+
+    def record_tokens(self, estimated: int, actual: int) -> None:
+        """Correct the token budget once the real usage is known."""
+        ...
+
 
 CONNECT_TIMEOUT_S = 15.0
 # Silence allowed between two chunks. Reasoning models can think for minutes
@@ -112,20 +129,29 @@ class Provider:
         max_retries: int = 2,
         idle_timeout: float | None = None,
         connect_timeout: float | None = None,
+        gate: RequestGate | None = None,
+        estimated_tokens: int = 0,
     ) -> Response:
         """Stream the answer, calling ``on_chunk`` with each text or reasoning delta.
 
         Failures before the first delta (connection, 408, 409, 429, 5xx) are
         retried up to ``max_retries`` times with jittered exponential backoff
         that honours Retry-After; once a delta was delivered, never. Cancelling
-        the task closes the connection at once.
+        the task closes the connection at once. A ``gate`` (rate limiter) is
+        waited on before every attempt and told of every Retry-After.
         """
         timeout = _timeout(idle_timeout, connect_timeout)
         attempt = 0
         while True:
             builder = ResponseBuilder(self.name, options.model)
+            if gate is not None:
+                await gate.acquire(estimated_tokens)
             try:
-                return await self._stream_once(messages, options, builder, on_chunk, timeout)
+                response = await self._stream_once(messages, options, builder, on_chunk, timeout)
+                if gate is not None:
+                    used = (response.tokens_in or 0) + (response.tokens_out or 0)
+                    gate.record_tokens(estimated_tokens, used or estimated_tokens)
+                return response
             except BadRequestError as err:
                 if self._include_usage and not builder.delivered and _rejects_usage(err):
                     log.info("%s rejects stream_options; resending without it", self.name)
@@ -133,9 +159,13 @@ class Provider:
                     continue
                 raise
             except LLMError as err:
+                retry_after = err.retry_after if isinstance(err, RateLimitError) else None
+                # Every stream to this provider waits too, unless the wait is so
+                # long that the caller should decide (the error is raised below).
+                if gate and retry_after is not None and retry_after <= MAX_HONORED_RETRY_AFTER_S:
+                    gate.block_for(retry_after)
                 if builder.delivered or attempt >= max_retries or isinstance(err, _NOT_RETRIED):
                     raise
-                retry_after = err.retry_after if isinstance(err, RateLimitError) else None
                 if retry_after is not None and retry_after > MAX_HONORED_RETRY_AFTER_S:
                     raise
                 wait = backoff_seconds(attempt, retry_after)

@@ -1,0 +1,1 @@
+"""The kernel session manager: tabs, the worker loop, history, usage."""

@@ -1,0 +1,348 @@
+"""The conversation history store: every finished turn, kept in SQLite across kernel restarts.
+
+:meth:`HistoryStore.record` only enqueues; a daemon writer thread owns its own
+connection and writes what is queued in one transaction. A broken database
+(corrupt, unwritable, locked too long) warns once and turns history off for the
+process; it never breaks the caller's session. Every stored text passes
+through :func:`~ipyllm._errors.redact` first, so keys never reach the disk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import queue
+import threading
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import redact
+from .history_render import HistoryEntry, HistoryList
+
+if TYPE_CHECKING:
+    import sqlite3
+
+__all__ = ["HistoryEntry", "HistoryList", "HistoryStore", "TurnRecord"]
+
+SCHEMA_VERSION = 1
+_FILENAME = "history.sqlite3"
+_OFF = {"0", "false", "no", "off"}
+_STOP = object()  # the writer's "drain and exit" marker
+
+# Index i holds the statements that take user_version from i to i + 1.
+_MIGRATIONS = (
+    (
+        """CREATE TABLE IF NOT EXISTS turns (
+            conversation_id TEXT NOT NULL, turn_index INTEGER NOT NULL, title TEXT NOT NULL,
+            model TEXT NOT NULL, query TEXT NOT NULL, full_query TEXT NOT NULL,
+            text TEXT NOT NULL, reasoning TEXT, status TEXT NOT NULL, tokens_in INTEGER,
+            tokens_out INTEGER, cost REAL, error TEXT, started_at REAL NOT NULL,
+            ttft_s REAL, elapsed_s REAL, finish_reason TEXT,
+            UNIQUE (conversation_id, turn_index))""",
+        "CREATE INDEX IF NOT EXISTS turns_started_at ON turns (started_at)",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """One turn as stored."""
+
+    conversation_id: str  # uuid hex of the tab's conversation
+    title: str  # the tab's title at the time
+    turn_index: int  # 0-based within the conversation
+    model: str  # "provider:model" that answered (or was asked, if it failed)
+    query: str
+    full_query: list[dict[str, str]]  # the messages actually sent: [{"role", "content"}]
+    text: str  # the answer; partial if stopped or failed
+    reasoning: str | None
+    status: str  # "done" | "stopped" | "error"
+    tokens_in: int | None
+    tokens_out: int | None
+    cost: float | None  # USD
+    error: str | None
+    started_at: float  # epoch seconds
+    ttft_s: float | None
+    elapsed_s: float | None
+    finish_reason: str | None
+
+
+# Columns in dataclass field order, so rows map straight onto TurnRecord / HistoryEntry.
+_COLUMNS = tuple(f.name for f in fields(TurnRecord))
+_ENTRY_COLUMNS = ", ".join(f.name for f in fields(HistoryEntry))
+_KEYS = ("conversation_id", "turn_index")
+_UPSERT = (
+    f"INSERT INTO turns ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    f"ON CONFLICT ({', '.join(_KEYS)}) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEYS)
+)
+_REDACTED = ("title", "query", "full_query", "text", "reasoning", "error")
+_MATCH = "instr(fold(query), ?) OR instr(fold(text), ?) OR instr(fold(title), ?)"
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` with every string inside it redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _row(rec: TurnRecord) -> tuple[Any, ...]:
+    """``rec`` as a row of ``_COLUMNS``, every text redacted and full_query as JSON."""
+    row = {name: getattr(rec, name) for name in _COLUMNS}
+    for name in _REDACTED:
+        row[name] = _scrub(row[name])
+    row["full_query"] = json.dumps(row["full_query"], ensure_ascii=False, default=str)
+    return tuple(row.values())
+
+
+def _fold(value: object) -> str:
+    return value.casefold() if isinstance(value, str) else ""
+
+
+class HistoryStore:
+    """Turns in a SQLite file, written off the caller's thread; ``path=None`` disables it."""
+
+    def __init__(self, path: Path | str | None, *, busy_timeout: float = 5.0) -> None:
+        self.path = None if path is None else Path(path)
+        self.busy_timeout = busy_timeout
+        self._broken = False
+        self._closed = False
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def default(cls) -> HistoryStore:
+        """The store in ``$IPYLLM_HOME`` or the user data dir; off if ``IPYLLM_HISTORY=0``."""
+        if os.environ.get("IPYLLM_HISTORY", "").strip().lower() in _OFF:
+            return cls(None)
+        home = os.environ.get("IPYLLM_HOME")
+        if home:
+            directory = Path(home).expanduser()
+        else:
+            import platformdirs
+
+            directory = Path(platformdirs.user_data_dir("ipyllm"))
+        return cls(directory / _FILENAME)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether turns are being saved (``False`` if disabled or broken)."""
+        return self.path is not None and not self._broken
+
+    def __repr__(self) -> str:
+        state = "enabled" if self.enabled else "disabled"
+        return f"HistoryStore({str(self.path)!r}, {state})"
+
+    def record(self, rec: TurnRecord) -> None:
+        """Queue ``rec`` for writing and return at once; never raises."""
+        if not self.enabled:
+            return
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._thread is None:
+                    thread = threading.Thread(target=self._run, name="ipyllm-history", daemon=True)
+                    thread.start()
+                    self._thread = thread
+                    atexit.register(self.close)
+                self._queue.put(rec)
+        except Exception:  # e.g. no new threads at interpreter shutdown: drop the turn
+            pass
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is handled; ``False`` only on timeout.
+
+        "Handled" means written, or dropped because history turned itself off.
+        """
+        done = threading.Event()
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                return self._queue.empty()
+            self._queue.put(done)
+        return done.wait(timeout)
+
+    def search(self, search: str | None = None, limit: int = 50) -> HistoryList:
+        """Past turns, newest first; ``search`` matches query, answer or title, any case."""
+        where, params = "", []
+        if search:
+            where = f"WHERE {_MATCH}"
+            params = [search.casefold()] * 3
+        sql = (
+            f"SELECT {_ENTRY_COLUMNS} FROM turns {where} "
+            "ORDER BY started_at DESC, turn_index DESC LIMIT ?"
+        )
+        rows = self._read(sql, (*params, max(0, limit)))
+        return HistoryList(HistoryEntry(*row) for row in rows)
+
+    def conversation(self, conversation_id: str) -> list[TurnRecord]:
+        """Every stored turn of one conversation, by ``turn_index``; ``[]`` if unknown."""
+        sql = (
+            f"SELECT {', '.join(_COLUMNS)} FROM turns WHERE conversation_id = ? ORDER BY turn_index"
+        )
+        records = []
+        for row in self._read(sql, (conversation_id,)):
+            values = dict(zip(_COLUMNS, row, strict=True))
+            values["full_query"] = json.loads(values["full_query"])
+            records.append(TurnRecord(**values))
+        return records
+
+    def conversations(self, limit: int = 50) -> list[tuple[str, str, float]]:
+        """``(conversation_id, latest title, last started_at)``, most recent first."""
+        # SQLite takes the bare column `title` from the row that holds max(started_at).
+        sql = (
+            "SELECT conversation_id, title, max(started_at) AS last FROM turns "
+            "GROUP BY conversation_id ORDER BY last DESC LIMIT ?"
+        )
+        return [(c, t, s) for c, t, s in self._read(sql, (max(0, limit),))]
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close its connection; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(_STOP)
+        if thread is not None:
+            thread.join(self.busy_timeout + 5.0)
+        atexit.unregister(self.close)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _connect(self, *, write: bool) -> sqlite3.Connection:
+        import sqlite3
+
+        assert self.path is not None
+        if write:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # `timeout` is SQLite's busy_timeout: how long to wait for another process's lock.
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        try:
+            conn.create_function("fold", 1, _fold, deterministic=True)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise _NewerSchemaError(version)
+            if write:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                if version < SCHEMA_VERSION:
+                    conn.execute("BEGIN IMMEDIATE")
+                    # Another process may have migrated while we waited for the lock.
+                    version = conn.execute("PRAGMA user_version").fetchone()[0]
+                    if version > SCHEMA_VERSION:
+                        raise _NewerSchemaError(version)
+                    for statements in _MIGRATIONS[version:]:
+                        for statement in statements:
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _write_batch(self, conn: sqlite3.Connection, records: list[TurnRecord]) -> None:
+        rows = [_row(rec) for rec in records]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(_UPSERT, rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while True:
+                batch = [self._queue.get()]
+                while True:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                records = [item for item in batch if isinstance(item, TurnRecord)]
+                if records and self.enabled:
+                    try:
+                        if conn is None:
+                            conn = self._connect(write=True)
+                        self._write_batch(conn, records)
+                    except Exception as exc:
+                        if conn is not None:
+                            conn.close()
+                            conn = None
+                        # A warnings filter set to "error" must not kill the writer.
+                        with contextlib.suppress(Exception):
+                            self._fail(exc)
+                for item in batch:
+                    if isinstance(item, threading.Event):
+                        item.set()
+                if _STOP in batch:
+                    return
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        if not self.enabled or self.path is None or not self.path.exists():
+            return []
+        try:
+            conn = self._connect(write=False)
+            try:
+                return conn.execute(sql, params).fetchall()
+            finally:
+                conn.close()
+        except Exception as exc:
+            if "no such table" in str(exc):  # the writer has not created it yet
+                return []
+            self._fail(exc)
+            return []
+
+    def _fail(self, exc: BaseException) -> None:
+        """Turn history off for this process, with one warning that says how to fix it."""
+        with self._lock:
+            if self._broken:
+                return
+            self._broken = True
+        message = _failure_message(self.path, exc, self.busy_timeout)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
+class _NewerSchemaError(Exception):
+    def __init__(self, version: int) -> None:
+        super().__init__(f"schema version {version}, this ipyllm knows {SCHEMA_VERSION}")
+
+
+def _failure_message(path: Path | None, exc: BaseException, busy_timeout: float) -> str:
+    fix = "or set IPYLLM_HOME to another directory, or IPYLLM_HISTORY=0 to turn history off"
+    detail = redact(f"{type(exc).__name__}: {exc}")
+    text = str(exc).lower()
+    if isinstance(exc, _NewerSchemaError):
+        problem = f"{path} was written by a newer ipyllm ({exc})"
+        fix = f"Upgrade ipyllm, {fix}."
+    elif "not a database" in text or "malformed" in text:
+        problem = f"{path} is not a readable SQLite database ({detail})"
+        fix = f"Move or delete that file to start a fresh history, {fix}."
+    elif "locked" in text or "busy" in text:
+        problem = f"{path} stayed locked by another process for over {busy_timeout:g} s ({detail})"
+        fix = f"Close the other program or kernel using it, {fix}."
+    elif isinstance(exc, OSError) or any(w in text for w in ("open", "readonly", "i/o")):
+        problem = f"cannot write {path} ({detail})"
+        fix = f"Make its directory writable, move or delete the file, {fix}."
+    else:
+        problem = f"{path} failed ({detail})"
+        fix = f"Move or delete that file, {fix}."
+    return f"ipyllm history is off for this session: {problem}. {fix}"

@@ -1,0 +1,191 @@
+"""The one session manager of a kernel: tabs, rate limits, history, usage."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from .._errors import UnknownTabError
+from .tab import Tab
+
+if TYPE_CHECKING:
+    from .history import HistoryList, HistoryStore
+    from .ratelimit import RateLimiter
+    from .usage import UsageSummary
+
+_instance: SessionManager | None = None
+_instance_lock = threading.Lock()
+
+
+def manager() -> SessionManager:
+    """The kernel's session manager, created on first use. Thread-safe."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = SessionManager()
+        return _instance
+
+
+class SessionManager:
+    """Owns the conversation tabs shared by the magic, the chat panel and ``Session``.
+
+    Every stream runs on one worker thread with its own asyncio loop, so
+    answers keep streaming while cells run, even a cell blocked in
+    ``time.sleep``.
+    """
+
+    def __init__(self, history: HistoryStore | None = None) -> None:
+        self._lock = threading.RLock()
+        self._tabs: dict[str, Tab] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+        self._history = history
+        self._counter = 0
+
+    def __repr__(self) -> str:
+        return f"<SessionManager tabs={len(self._tabs)}>"
+
+    # ---- tabs ------------------------------------------------------------------
+
+    @property
+    def tabs(self) -> list[Tab]:
+        """Open tabs, oldest first."""
+        with self._lock:
+            return list(self._tabs.values())
+
+    def new_tab(self, title: str | None = None, model: str | None = None) -> Tab:
+        """Open a tab. ``model`` defaults to :func:`ipyllm.default_model`."""
+        from .._session import default_model
+
+        with self._lock:
+            self._counter += 1
+            title = self._unique_title(title or f"Tab {self._counter}")
+            tab = Tab(self, title, model or default_model())
+            self._tabs[tab.id] = tab
+            return tab
+
+    def tab(self, id_or_title: str | Tab) -> Tab:
+        """The open tab with this id or title."""
+        found = self.find(id_or_title)
+        if found is None:
+            titles = ", ".join(repr(t.title) for t in self.tabs) or "none"
+            raise UnknownTabError(
+                f"No open tab {id_or_title!r} (open tabs: {titles}). "
+                "Create one with ipyllm.manager().new_tab(title)."
+            )
+        return found
+
+    def find(self, id_or_title: str | Tab) -> Tab | None:
+        """Like :meth:`tab`, but None when there is no such tab."""
+        if isinstance(id_or_title, Tab):
+            return id_or_title if id_or_title.id in self._tabs else None
+        with self._lock:
+            if id_or_title in self._tabs:
+                return self._tabs[id_or_title]
+            return next((t for t in self._tabs.values() if t.title == id_or_title), None)
+
+    def restore(self, conversation_id: str) -> Tab:
+        """Reopen a past conversation from history as a tab (or return it if open)."""
+        from .turn import Turn
+
+        with self._lock:
+            for tab in self._tabs.values():
+                if tab.conversation_id == conversation_id:
+                    return tab
+        records = self.history.conversation(conversation_id)
+        if not records:
+            raise UnknownTabError(
+                f"No conversation {conversation_id!r} in the history; "
+                "list them with ipyllm.history()."
+            )
+        with self._lock:
+            title = self._unique_title(records[-1].title)
+            tab = Tab(
+                self,
+                title,
+                records[-1].model,
+                conversation_id,
+                [Turn.from_record(r) for r in records],
+            )
+            self._tabs[tab.id] = tab
+            return tab
+
+    def context_text(self, tabs: Iterable[Tab | str], exclude: Tab | None = None) -> str:
+        """Transcripts of ``tabs``, as put in front of a prompt that asks for context."""
+        blocks = []
+        for ref in tabs:
+            tab = self.tab(ref)
+            if tab is exclude:
+                continue
+            lines = [f'<context tab="{tab.title}">']
+            for message in tab.messages:
+                lines.append(f"{message['role'].capitalize()}: {message['content']}")
+            lines.append("</context>")
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
+    def _unique_title(self, title: str) -> str:
+        taken = {t.title for t in self._tabs.values()}
+        if title not in taken:
+            return title
+        n = 2
+        while f"{title} ({n})" in taken:
+            n += 1
+        return f"{title} ({n})"
+
+    def _forget(self, tab: Tab) -> None:
+        with self._lock:
+            self._tabs.pop(tab.id, None)
+
+    # ---- shared services -------------------------------------------------------
+
+    @property
+    def history(self) -> HistoryStore:
+        """Where finished turns are saved (SQLite; ``IPYLLM_HISTORY=0`` turns it off)."""
+        with self._lock:
+            if self._history is None:
+                from .history import HistoryStore
+
+                self._history = HistoryStore.default()
+            return self._history
+
+    def limiter(self, provider: str) -> RateLimiter:
+        """The rate limiter every tab shares for ``provider`` (no limit until one is set)."""
+        with self._lock:
+            limiter = self._limiters.get(provider)
+            if limiter is None:
+                from .ratelimit import RateLimiter
+
+                limiter = self._limiters[provider] = RateLimiter()
+            return limiter
+
+    def set_rate_limit(
+        self,
+        provider: str,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+    ) -> None:
+        """Limit requests and tokens per minute to ``provider`` across all tabs."""
+        self.limiter(provider).configure(requests_per_minute, tokens_per_minute)
+
+    def usage(self) -> UsageSummary:
+        """Tokens and cost by tab and by model, over every open tab."""
+        from .usage import summarize
+
+        return summarize(self.tabs)
+
+
+def history(search: str | None = None, limit: int = 50) -> HistoryList:
+    """Past turns, newest first, from every kernel that saved history on this machine.
+
+    ``search`` keeps turns whose prompt, answer or tab title contains it. Reopen
+    one as a tab with ``ipyllm.manager().restore(entry.conversation_id)``.
+    """
+    store = manager().history
+    store.flush(1.0)  # include turns that just ended
+    return store.search(search, limit)
+
+
+def usage() -> UsageSummary:
+    """Tokens and cost by tab and by model for this kernel's open tabs."""
+    return manager().usage()

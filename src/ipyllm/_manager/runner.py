@@ -1,0 +1,154 @@
+"""Running one turn on the worker loop: fallback across models, deltas into the tab."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import _registry, _runner
+from .._errors import (
+    AuthenticationError,
+    ConnectionError,
+    LLMError,
+    MissingKeyError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+    TimeoutError,
+)
+from .._types import Message, Options, ReasoningDelta, Response, TextDelta
+from .cost import cost_usd
+
+if TYPE_CHECKING:
+    from .tab import Tab
+    from .turn import Turn
+
+log = logging.getLogger("ipyllm")
+
+Sink = Callable[[TextDelta | ReasoningDelta], object]
+
+# Failures before the first token after which the next model is worth a try.
+_FALL_THROUGH = (
+    AuthenticationError,
+    MissingKeyError,
+    RateLimitError,
+    ServerError,
+    ConnectionError,
+    TimeoutError,
+    StreamError,
+    NotFoundError,
+)
+
+
+@dataclass
+class TurnPlan:
+    """How to answer a turn: which models in order, and the request options."""
+
+    models: list[str]
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    api_key: str | None = None  # for the first model only
+    base_url: str | None = None  # for the first model only
+    max_retries: int = 2
+    timeout: float | None = None
+    connect_timeout: float | None = None
+
+
+def _estimate_tokens(messages: list[Message], max_tokens: int | None) -> int:
+    # About four characters a token; enough for a client-side budget.
+    return sum(len(m["content"]) for m in messages) // 4 + (max_tokens or 256)
+
+
+async def run_turn(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> Response:
+    """Stream ``turn`` into ``tab``, trying ``plan.models`` in order until one answers."""
+    delivered = False
+
+    def on_chunk(delta: TextDelta | ReasoningDelta) -> None:
+        nonlocal delivered
+        delivered = True
+        tab._append(turn, "text" if type(delta) is TextDelta else "reasoning", delta.text)
+        if sink is not None:
+            sink(delta)
+
+    last_error: LLMError | None = None
+    for i, model in enumerate(plan.models):
+        provider_name, model_name = _registry.parse_model(model)
+        turn.answered_by = f"{provider_name}:{model_name}"
+        options = Options(
+            model=model_name,
+            system=plan.system,
+            temperature=plan.temperature,
+            max_tokens=plan.max_tokens,
+            extra_body=plan.extra_body,
+            headers=plan.headers,
+        )
+        try:
+            provider = _registry.get_provider(
+                provider_name,
+                plan.api_key if i == 0 else None,
+                plan.base_url if i == 0 else None,
+            )
+            response = await provider.query_stream(
+                turn.full_query,
+                options,
+                on_chunk,
+                max_retries=plan.max_retries,
+                idle_timeout=plan.timeout,
+                connect_timeout=plan.connect_timeout,
+                gate=tab.manager.limiter(provider_name),
+                estimated_tokens=_estimate_tokens(turn.full_query, plan.max_tokens),
+            )
+        except LLMError as err:
+            last_error = err
+            if delivered or i == len(plan.models) - 1 or not isinstance(err, _FALL_THROUGH):
+                raise
+            log.info(
+                "%s failed before its first token (%s); trying %s", model, err, plan.models[i + 1]
+            )
+            continue
+        response.cost = cost_usd(provider_name, model_name, response.tokens_in, response.tokens_out)
+        return response
+    assert last_error is not None  # the loop either returned or raised
+    raise last_error
+
+
+def stop_turn(turn: Turn) -> None:
+    """Stop ``turn`` from any thread. The stop happens on the worker loop, where the
+    turn's task lives, so a stop that comes before the task starts is not lost."""
+
+    def stop_on_loop() -> None:
+        turn.stop_requested = True
+        if turn.task is not None:
+            turn.task.cancel()
+
+    _runner.worker_loop().call_soon_threadsafe(stop_on_loop)
+
+
+async def guarded(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> Response:
+    """:func:`run_turn`, then settle the turn: done, stopped (partial kept) or error.
+
+    The future of this coroutine completes only once the turn has settled.
+    """
+    try:
+        turn.task = asyncio.current_task()
+        if turn.stop_requested:
+            raise asyncio.CancelledError
+        response = await run_turn(tab, turn, plan, sink)
+    except asyncio.CancelledError:
+        tab._finish(turn, "stopped", None, None)
+        raise
+    except LLMError as err:
+        tab._finish(turn, "error", err.response, err)
+        raise
+    except Exception as err:  # a bug, not a provider failure: still settle the tab
+        tab._finish(turn, "error", None, LLMError(f"Internal error: {err!r}"))
+        raise
+    tab._finish(turn, "done", response, None)
+    return response

@@ -1,0 +1,257 @@
+"""A conversation tab: the source of truth for what has streamed so far."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import _runner
+from .._errors import LLMError, TabBusyError
+from .._types import Message, Response
+from .events import Channel, TabDelta, TabEvent, TabSnapshot, TabStatus, TabStatusName
+from .handle import TurnHandle
+from .runner import Sink, TurnPlan, guarded, stop_turn
+from .subscription import Subscription
+from .turn import Turn
+
+if TYPE_CHECKING:
+    from .manager import SessionManager
+
+
+class Tab:
+    """One conversation. Every view (panel, magic, ``Session``) reads and writes it.
+
+    Text streams into the tab on the manager's worker thread; views subscribe
+    to its deltas (:meth:`subscribe`) and take a :meth:`snapshot` when they
+    mount. All methods are safe to call from any thread.
+    """
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        title: str,
+        model: str,
+        conversation_id: str | None = None,
+        turns: Iterable[Turn] = (),
+    ) -> None:
+        self.manager = manager
+        self.id = uuid.uuid4().hex[:8]
+        self.title = title
+        self.model = model
+        self.conversation_id = conversation_id or uuid.uuid4().hex
+        self.turns: list[Turn] = list(turns)
+        self.closed = False
+        self._lock = threading.RLock()
+        self._subscribers: tuple[Subscription, ...] = ()
+
+    def __repr__(self) -> str:
+        turns = len(self.turns)
+        return f"<Tab {self.title!r} id={self.id} model={self.model} turns={turns} {self.status}>"
+
+    # ---- what the tab shows ----------------------------------------------------
+
+    @property
+    def last(self) -> Turn | None:
+        """The latest turn, or None."""
+        with self._lock:
+            return self.turns[-1] if self.turns else None
+
+    @property
+    def status(self) -> TabStatusName:
+        """``idle`` before the first turn, else the latest turn's status."""
+        last = self.last
+        return last.status if last else "idle"
+
+    @property
+    def text(self) -> str:
+        """The latest answer so far."""
+        last = self.last
+        return last.text if last else ""
+
+    @property
+    def reasoning(self) -> str:
+        """The latest answer's reasoning so far."""
+        last = self.last
+        return last.reasoning if last else ""
+
+    @property
+    def query(self) -> str | None:
+        """The latest prompt, as typed."""
+        last = self.last
+        return last.query if last else None
+
+    @property
+    def full_query(self) -> list[Message] | None:
+        """The messages actually sent for the latest prompt (history and context included)."""
+        last = self.last
+        return last.full_query if last else None
+
+    @property
+    def error(self) -> str | None:
+        """The latest turn's error message, if it failed."""
+        last = self.last
+        return last.error if last else None
+
+    @property
+    def messages(self) -> list[Message]:
+        """The conversation as sent with the next prompt: finished and stopped turns."""
+        with self._lock:
+            turns = [t for t in self.turns if t.status in ("done", "stopped")]
+        out: list[Message] = []
+        for turn in turns:
+            out.append({"role": "user", "content": turn.query})
+            out.append({"role": "assistant", "content": turn.text})
+        return out
+
+    @property
+    def tokens_in(self) -> int:
+        """Input tokens over all turns."""
+        return sum(t.tokens_in or 0 for t in self.turns)
+
+    @property
+    def tokens_out(self) -> int:
+        """Output tokens over all turns."""
+        return sum(t.tokens_out or 0 for t in self.turns)
+
+    @property
+    def cost(self) -> float | None:
+        """USD over all turns; None if any priced turn's cost is unknown."""
+        costs = [t.cost for t in self.turns if t.status != "error" or t.tokens_out]
+        return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+
+    def snapshot(self) -> TabSnapshot:
+        """The latest answer and reasoning, consistent with the deltas around it."""
+        with self._lock:
+            last = self.turns[-1] if self.turns else None
+            if last is None:
+                return TabSnapshot(self.id, -1, "idle", "", "")
+            return TabSnapshot(self.id, last.index, last.status, last.text, last.reasoning)
+
+    def subscribe(self, callback: Callable[[TabEvent], object]) -> Subscription:
+        """Deliver this tab's deltas and status changes to ``callback`` on a thread of its own.
+
+        Subscribe first, then take a :meth:`snapshot`, then apply deltas by
+        offset: nothing is lost or doubled. ``subscription.close()`` ends it.
+        """
+        sub = Subscription(callback, name=f"ipyllm-tab-{self.id}")
+        with self._lock:
+            self._subscribers = (*self._subscribers, sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Stop delivering to ``sub``."""
+        with self._lock:
+            self._subscribers = tuple(s for s in self._subscribers if s is not sub)
+        sub.close()
+
+    # ---- what the tab does -----------------------------------------------------
+
+    def send(
+        self,
+        prompt: str,
+        context: Sequence[Tab | str] | None = None,
+        *,
+        model: str | Sequence[str] | None = None,
+        fallback: Sequence[str] = (),
+        sink: Sink | None = None,
+        **options: Any,
+    ) -> TurnHandle:
+        """Start a turn in the background and return its handle.
+
+        ``context`` names other tabs whose transcripts go into the query.
+        ``model`` (or a list of models, tried in order) overrides the tab's
+        model for this turn; ``fallback`` adds models to try after it. Other
+        options: ``system``, ``temperature``, ``max_tokens``, ``extra_body``,
+        ``headers``, ``api_key``, ``base_url``, ``max_retries``, ``timeout``,
+        ``connect_timeout``.
+        """
+        models = _models(model or self.model, fallback)
+        plan = TurnPlan(models=models, **options)
+        context_text = self.manager.context_text(context or (), exclude=self)
+        with self._lock:
+            if self.closed:
+                raise LLMError(f"Tab {self.title!r} is closed; open a new one with new_tab().")
+            if self.turns and not self.turns[-1].settled.is_set():
+                raise TabBusyError(
+                    f"Tab {self.title!r} is still answering; wait for it, stop it "
+                    "(tab.stop()), or send to another tab."
+                )
+            content = f"{context_text}\n\n{prompt}" if context_text else prompt
+            full_query: list[Message] = [*self.messages, {"role": "user", "content": content}]
+            turn = Turn(len(self.turns), prompt, full_query, models[0])
+            self.turns.append(turn)
+            # Announced before the first delta can arrive, so views see the new turn first.
+            self._publish(TabStatus(self.id, turn.index, "streaming"))
+            future = _runner.submit(guarded(self, turn, plan, sink))
+        return TurnHandle(self, turn, future)
+
+    def stop(self) -> None:
+        """Stop the answer in progress; the partial text is kept and the turn marked stopped."""
+        last = self.last
+        if last is not None and not last.settled.is_set():
+            stop_turn(last)
+
+    def close(self) -> None:
+        """Stop any answer, end every subscription and remove the tab from the manager."""
+        self.stop()
+        with self._lock:
+            self.closed = True
+            subs, self._subscribers = self._subscribers, ()
+        for sub in subs:
+            sub.close()
+        self.manager._forget(self)
+
+    # ---- called on the worker thread -------------------------------------------
+
+    def _append(self, turn: Turn, channel: Channel, piece: str) -> None:
+        with self._lock:
+            offset = turn.append(channel, piece)
+            subs = self._subscribers
+        if subs:
+            event = TabDelta(self.id, turn.index, offset, piece, channel)
+            for sub in subs:
+                sub.put(event)
+
+    def _finish(
+        self,
+        turn: Turn,
+        status: TabStatusName,
+        response: Response | None,
+        error: LLMError | None,
+    ) -> None:
+        with self._lock:
+            turn.status = status
+            if response is not None:
+                turn.response = response
+                turn.tokens_in = response.tokens_in
+                turn.tokens_out = response.tokens_out
+                turn.cost = response.cost
+                turn.finish_reason = response.finish_reason
+                turn.ttft_s = response.ttft_s
+                turn.elapsed_s = response.elapsed_s
+            if error is not None:
+                turn.error = str(error)
+            if status == "stopped":
+                turn.finish_reason = "stopped"
+            if turn.elapsed_s is None:
+                turn.elapsed_s = time.time() - turn.started_at
+        turn.settled.set()
+        self._publish(TabStatus(self.id, turn.index, status))
+        self.manager.history.record(turn.record(self.conversation_id, self.title))
+
+    def _publish(self, event: TabEvent) -> None:
+        with self._lock:
+            subs = self._subscribers
+        for sub in subs:
+            sub.put(event)
+
+
+def _models(model: str | Sequence[str], fallback: Sequence[str]) -> list[str]:
+    models = [model] if isinstance(model, str) else list(model)
+    models += [m for m in fallback if m not in models]
+    if not models:
+        raise LLMError("No model given: pass model='provider:model'.")
+    return models
