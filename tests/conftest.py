@@ -11,7 +11,6 @@ import pytest
 
 from ipyllm.testing import FakeLLMServer
 
-
 # History goes to a throwaway directory, never the developer's own.
 _HOME = tempfile.mkdtemp(prefix="ipyllm-test-home-")
 os.environ["IPYLLM_HOME"] = _HOME
