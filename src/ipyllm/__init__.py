@@ -33,6 +33,7 @@ __all__ = [
     "TimeoutError",
     "UnknownProviderError",
     "UnknownTabError",
+    "batch",
     "configure",
     "default_model",
     "get_provider",
@@ -55,6 +56,7 @@ _LOCATIONS = {
     "get_provider": "._registry",
     "register_endpoint": "._registry",
     "Tab": "._manager.tab",
+    "batch": "._manager.batch",
     "manager": "._manager.manager",
     "history": "._manager.manager",
     "usage": "._manager.manager",
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
         UnknownProviderError,
         UnknownTabError,
     )
+    from ._manager.batch import batch
     from ._manager.manager import history, manager, usage
     from ._manager.tab import Tab
     from ._registry import configure, get_provider, register_endpoint
