@@ -118,8 +118,8 @@ class Tab:
 
     @property
     def cost(self) -> float | None:
-        """USD over all turns; None if any priced turn's cost is unknown."""
-        costs = [t.cost for t in self.turns if t.status != "error" or t.tokens_out]
+        """USD over all settled turns; None if any turn's cost is unknown."""
+        costs = [t.cost for t in self.turns if t.settled.is_set()]
         return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
 
     def snapshot(self) -> TabSnapshot:
@@ -234,6 +234,8 @@ class Tab:
                 turn.elapsed_s = response.elapsed_s
             if error is not None:
                 turn.error = str(error)
+                if turn.text_length == 0 and turn.tokens_out is None:
+                    turn.cost = 0.0  # refused before any output: nothing was generated
             if status == "stopped":
                 turn.finish_reason = "stopped"
             if turn.elapsed_s is None:
