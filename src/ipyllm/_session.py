@@ -69,6 +69,7 @@ class Session:
         fallback: Sequence[str] = (),
     ) -> None:
         from ._manager.manager import manager
+        from ._manager.tab import Tab
 
         requested = [model] if isinstance(model, str) or model is None else list(model)
         first = requested[0] or default_model()
@@ -89,8 +90,14 @@ class Session:
         mgr = manager()
         if tab is None:
             self.tab = mgr.new_tab(model=self.model)
+        elif isinstance(tab, Tab):
+            # A Tab object is written into as is, even one the kernel's manager does
+            # not list (a conversation restored by another manager): looking it up
+            # would miss, and str(tab) is its repr, not a title. A closed tab says
+            # so when asked to send.
+            self.tab = tab
         else:
-            self.tab = mgr.find(tab) or mgr.new_tab(title=str(tab), model=self.model)
+            self.tab = mgr.find(tab) or mgr.new_tab(title=tab, model=self.model)
         self.last: Response | None = None
 
     @property

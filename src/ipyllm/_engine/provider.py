@@ -267,7 +267,8 @@ class Provider:
             ) from None
         except httpx.TransportError as exc:
             raise ConnectionError(
-                f"Could not reach {self.spec.label} at {self.base_url}: {exc} — check the "
+                f"Could not reach {self.spec.label} at {self.base_url} "
+                f"({exc or type(exc).__name__}) — check the "
                 "base URL and that the server is running and reachable.",
                 provider=self.name,
             ) from None

@@ -46,10 +46,15 @@ class TurnHandle:
         """The answer; a stopped turn gives its partial answer, a failed one raises its error."""
         if not self.wait(timeout):
             raise TimeoutError(f"turn {self.turn.index} of {self.tab.title!r} is still streaming")
-        if not self._future.cancelled():
+        # The turn settles a moment before its future completes: a stopped turn's
+        # future may turn "cancelled" only while we wait on it here, and
+        # Future.exception() raises CancelledError for that, not the partial.
+        try:
             exc = self._future.exception()
-            if exc is not None:
-                raise exc
+        except concurrent.futures.CancelledError:
+            exc = None
+        if exc is not None:
+            raise exc
         return self.turn.as_response()
 
     def add_done_callback(self, fn: Callable[[], object]) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _runner
 from .._errors import LLMError, TabBusyError
 from .._types import Message, Response
+from .cost import cost_usd
 from .events import Channel, TabDelta, TabEvent, TabSnapshot, TabStatus, TabStatusName
 from .handle import TurnHandle
 from .runner import Sink, TurnPlan, guarded, stop_turn
@@ -236,13 +237,24 @@ class Tab:
                 turn.error = str(error)
                 if turn.text_length == 0 and turn.tokens_out is None:
                     turn.cost = 0.0  # refused before any output: nothing was generated
+            if turn.cost is None:
+                # A stopped or failed turn has no priced Response: a free provider (the
+                # demo, local servers) still costs 0.0, not "unknown", and usage seen
+                # before the stream broke is priced like a finished turn's.
+                provider, _, model = (turn.answered_by or turn.model).partition(":")
+                turn.cost = cost_usd(provider, model, turn.tokens_in, turn.tokens_out)
             if status == "stopped":
                 turn.finish_reason = "stopped"
             if turn.elapsed_s is None:
                 turn.elapsed_s = time.time() - turn.started_at
-        turn.settled.set()
-        self._publish(TabStatus(self.id, turn.index, status))
-        self.manager.history.record(turn.record(self.conversation_id, self.title))
+        # Announce and record before settling: whoever waits on `settled` may send the
+        # next prompt (whose "streaming" must not overtake this "done" on the way to
+        # the views) or flush the history at once (which must then hold this turn).
+        try:
+            self._publish(TabStatus(self.id, turn.index, status))
+            self.manager.history.record(turn.record(self.conversation_id, self.title))
+        finally:
+            turn.settled.set()  # whatever happened above, nobody waits forever
 
     def _publish(self, event: TabEvent) -> None:
         with self._lock:

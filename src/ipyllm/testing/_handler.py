@@ -39,6 +39,9 @@ class FakeHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server on 127.0.0.1 whose handlers share one :class:`ServerState`."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when dozens of
+    # streams (a 50-tab benchmark, a batch) connect at once.
+    request_queue_size = 128
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
