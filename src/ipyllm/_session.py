@@ -164,14 +164,19 @@ class Session:
         waiter: list[asyncio.Future[None]] = []  # the consumer's, while it waits
 
         def wake() -> None:
-            if waiter and not waiter[0].done():
-                waiter[0].set_result(None)
+            if waiter:
+                _resolve(waiter[0])
 
         def sink(delta: TextDelta | ReasoningDelta) -> None:  # on the worker thread
             if type(delta) is TextDelta:
                 items.append(delta.text)
-                if waiter:  # only a waiting consumer needs a cross-thread wake-up
-                    loop.call_soon_threadsafe(wake)
+                # Only a waiting consumer needs a wake-up, and only one per wait:
+                # the list is emptied here, so later pieces skip the cross-thread call.
+                if waiter:
+                    waiting = waiter[:]
+                    waiter.clear()
+                    if waiting:
+                        loop.call_soon_threadsafe(_resolve, waiting[0])
 
         handle = self._send(prompt, sink, options)
         handle.add_done_callback(lambda: loop.call_soon_threadsafe(wake))
@@ -181,9 +186,10 @@ class Session:
                     yield items.popleft()
                 if handle.done():
                     break
-                waiter[:] = [loop.create_future()]
+                future = loop.create_future()
+                waiter[:] = [future]
                 if not items and not handle.done():
-                    await waiter[0]
+                    await future
                 waiter.clear()
         except BaseException:
             handle.cancel()
@@ -241,3 +247,8 @@ class Session:
         except LLMError as err:
             self.last = err.response
             raise
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
