@@ -1,0 +1,1 @@
+"""The chat panel: an anywidget view over the session manager's tabs."""
