@@ -21,7 +21,6 @@ from .._errors import (
     TimeoutError,
 )
 from .._types import Message, Options, ReasoningDelta, Response, TextDelta
-from .cost import cost_usd
 
 if TYPE_CHECKING:
     from .tab import Tab
@@ -113,7 +112,6 @@ async def run_turn(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> R
                 "%s failed before its first token (%s); trying %s", model, err, plan.models[i + 1]
             )
             continue
-        response.cost = cost_usd(provider_name, model_name, response.tokens_in, response.tokens_out)
         return response
     assert last_error is not None  # the loop either returned or raised
     raise last_error

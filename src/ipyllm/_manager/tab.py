@@ -229,7 +229,6 @@ class Tab:
                 turn.response = response
                 turn.tokens_in = response.tokens_in
                 turn.tokens_out = response.tokens_out
-                turn.cost = response.cost
                 turn.finish_reason = response.finish_reason
                 turn.ttft_s = response.ttft_s
                 turn.elapsed_s = response.elapsed_s
@@ -238,11 +237,13 @@ class Tab:
                 if turn.text_length == 0 and turn.tokens_out is None:
                     turn.cost = 0.0  # refused before any output: nothing was generated
             if turn.cost is None:
-                # A stopped or failed turn has no priced Response: a free provider (the
-                # demo, local servers) still costs 0.0, not "unknown", and usage seen
-                # before the stream broke is priced like a finished turn's.
+                # Priced here, the one place for every outcome: a free provider (the
+                # demo, local servers) costs 0.0 even when stopped, and usage seen
+                # before a stream broke is priced like a finished turn's.
                 provider, _, model = (turn.answered_by or turn.model).partition(":")
                 turn.cost = cost_usd(provider, model, turn.tokens_in, turn.tokens_out)
+            if response is not None:
+                response.cost = turn.cost
             if status == "stopped":
                 turn.finish_reason = "stopped"
             if turn.elapsed_s is None:
