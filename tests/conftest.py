@@ -45,3 +45,14 @@ def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
         "ZAI_API_KEY", "VLLM_API_KEY", "OPENAI_COMPATIBLE_API_KEY", "IPYLLM_MODEL",
     ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    # A 429's Retry-After holds back every later request to that provider, by design;
+    # between tests that would only make the next test wait (up to 20 s for a
+    # recorded Anthropic 429), so each test starts with fresh limiters.
+    yield
+    import ipyllm
+
+    ipyllm.manager()._limiters.clear()

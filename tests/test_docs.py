@@ -17,13 +17,9 @@ def test_doc_examples_run(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = FENCE.findall((DOCS / name).read_text("utf-8"))
     assert blocks
     namespace: dict[str, object] = {"__name__": "docs_example"}
-    try:
-        for i, block in enumerate(blocks):
-            try:
-                exec(compile(block, f"{name}[block {i}]", "exec"), namespace)
-            except Exception as err:
-                raise AssertionError(f"block {i} of {name} failed:\n{block}") from err
-    finally:
-        import ipyllm
-
-        ipyllm.manager().set_rate_limit("openai")  # the example's limit must not outlive it
+    # The example's rate limit ends with the test (tests/conftest.py resets limiters).
+    for i, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"{name}[block {i}]", "exec"), namespace)
+        except Exception as err:
+            raise AssertionError(f"block {i} of {name} failed:\n{block}") from err

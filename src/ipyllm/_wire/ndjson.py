@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_BOM = b"\xef\xbb\xbf"
+from .lines import LineBuffer
 
 
 class NDJSONDecoder:
@@ -12,37 +12,22 @@ class NDJSONDecoder:
     Call :meth:`flush` at end of stream for a last line with no trailing newline.
     """
 
-    __slots__ = ("_head", "_pending")
+    __slots__ = ("_buffer",)
 
     def __init__(self) -> None:
         """Start a fresh stream."""
-        # Bytes of the unterminated last line. A list, joined only once its end arrives,
-        # so a stream fed one byte at a time stays linear.
-        self._pending: list[bytes] = []
-        # Bytes seen while it is not yet known whether the stream starts with a BOM;
-        # None once that is settled.
-        self._head: bytes | None = b""
+        self._buffer = LineBuffer()
 
     def feed(self, chunk: bytes) -> list[str]:
         """Split the next chunk of the body; return the lines it completes, in order."""
-        if self._head is not None:
-            chunk = self._strip_bom(chunk)
-        # Split on bytes and decode only complete lines: "\n" never occurs inside a UTF-8
-        # sequence, so a character split across reads stays whole.
+        buffer = self._buffer
+        chunk = buffer.strip_bom(chunk)
         end = chunk.rfind(b"\n")
-        pending = self._pending
         if end < 0:
             if chunk:
-                pending.append(chunk)
+                buffer.hold(chunk)
             return []
-        if pending:
-            pending.append(chunk[:end])
-            block = b"".join(pending)
-            pending.clear()
-        else:
-            block = chunk[:end]
-        if end + 1 < len(chunk):
-            pending.append(chunk[end + 1 :])
+        block = buffer.complete(chunk, end, end + 1)
         return _keep(block.decode("utf-8", "replace").split("\n"))
 
     def flush(self) -> list[str]:
@@ -50,23 +35,8 @@ class NDJSONDecoder:
 
         Afterwards the splitter is back in its initial state.
         """
-        pending = self._pending
-        if self._head:
-            # Fewer than three bytes, all a BOM prefix: not a BOM, so they are content.
-            pending.append(self._head)
-        lines = _keep([b"".join(pending).decode("utf-8", "replace")]) if pending else []
-        self._pending = []
-        self._head = b""
-        return lines
-
-    def _strip_bom(self, chunk: bytes) -> bytes:
-        """Drop a UTF-8 BOM at the very start of the stream, even if it arrives split."""
-        head = self._head + chunk if self._head else chunk
-        if len(head) < 3 and _BOM.startswith(head):
-            self._head = head
-            return b""
-        self._head = None
-        return head[3:] if head.startswith(_BOM) else head
+        rest = self._buffer.rest()
+        return _keep([rest]) if rest is not None else []
 
 
 def _keep(lines: list[str]) -> list[str]:

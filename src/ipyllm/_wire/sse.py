@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-_BOM = b"\xef\xbb\xbf"
+from .lines import LineBuffer
 
 
 class SSEEvent(NamedTuple):
@@ -34,7 +34,7 @@ class SSEDecoder:
     each chunk completes. Call :meth:`flush` at end of stream.
     """
 
-    __slots__ = ("_cr", "_data", "_event", "_head", "_id", "_pending", "_retry")
+    __slots__ = ("_buffer", "_cr", "_data", "_event", "_id", "_retry")
 
     def __init__(self) -> None:
         """Start a fresh stream."""
@@ -42,15 +42,10 @@ class SSEDecoder:
 
     def _reset(self) -> None:
         """Forget everything: the state of a decoder that has seen no bytes."""
-        # Bytes of the unterminated last line. A list, joined only once its end arrives,
-        # so a stream fed one byte at a time stays linear.
-        self._pending: list[bytes] = []
+        self._buffer = LineBuffer()
         # The last chunk ended in "\r": a "\n" starting the next chunk completes that CRLF
         # and must not be read as a blank line.
         self._cr = False
-        # Bytes seen while it is not yet known whether the stream starts with a BOM;
-        # None once that is settled.
-        self._head: bytes | None = b""
         self._event = ""
         self._data: list[str] = []
         self._id: str | None = None
@@ -61,10 +56,9 @@ class SSEDecoder:
         if not chunk:
             # An empty read must not clear the pending-CR state below.
             return []
-        if self._head is not None:
-            chunk = self._strip_bom(chunk)
-            if not chunk:
-                return []
+        chunk = self._buffer.strip_bom(chunk)
+        if not chunk:
+            return []
         if self._cr:
             self._cr = False
             if chunk[0] == 10:  # b"\n": second half of a CRLF split across reads
@@ -73,21 +67,12 @@ class SSEDecoder:
                     return []
         if b"\r" in chunk:
             return self._feed_cr(chunk)
-        # Fast path, LF only. Split on bytes and decode only complete lines: "\n" never
-        # occurs inside a UTF-8 sequence, so a character split across reads stays whole.
+        # Fast path, LF only.
         end = chunk.rfind(b"\n")
-        pending = self._pending
         if end < 0:
-            pending.append(chunk)
+            self._buffer.hold(chunk)
             return []
-        if pending:
-            pending.append(chunk[:end])
-            block = b"".join(pending)
-            pending.clear()
-        else:
-            block = chunk[:end]
-        if end + 1 < len(chunk):
-            pending.append(chunk[end + 1 :])
+        block = self._buffer.complete(chunk, end, end + 1)
         return self._lines(block.decode("utf-8", "replace").split("\n"))
 
     def flush(self) -> list[SSEEvent]:
@@ -96,24 +81,12 @@ class SSEDecoder:
         Strict WHATWG parsing drops such an event; servers do send them, so we keep it.
         Afterwards the decoder is back in its initial state.
         """
-        pending = self._pending
-        if self._head:
-            # Fewer than three bytes, all a BOM prefix: not a BOM, so they are content.
-            pending.append(self._head)
-        lines = [b"".join(pending).decode("utf-8", "replace")] if pending else []
+        rest = self._buffer.rest()
+        lines = [rest] if rest is not None else []
         lines.append("")  # a final blank line dispatches whatever is pending
         events = self._lines(lines)
         self._reset()
         return events
-
-    def _strip_bom(self, chunk: bytes) -> bytes:
-        """Drop a UTF-8 BOM at the very start of the stream, even if it arrives split."""
-        head = self._head + chunk if self._head else chunk
-        if len(head) < 3 and _BOM.startswith(head):
-            self._head = head
-            return b""
-        self._head = None
-        return head[3:] if head.startswith(_BOM) else head
 
     def _feed_cr(self, chunk: bytes) -> list[SSEEvent]:
         """Slow path for chunks holding a "\\r": line ends may be CR, LF or CRLF."""
@@ -122,12 +95,7 @@ class SSEDecoder:
         # A line ending in "\r" is complete now (no need to wait for the next read), but
         # remember it so that a "\n" opening the next chunk is taken as its CRLF tail.
         self._cr = end == last and chunk[last] == 13
-        pending = self._pending
-        pending.append(chunk[: end + 1])
-        block = b"".join(pending)
-        pending.clear()
-        if end < last:
-            pending.append(chunk[end + 1 :])
+        block = self._buffer.complete(chunk, end + 1, end + 1)
         text = block.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         lines.pop()  # text ends with the terminator, so the last piece is always ""
