@@ -56,3 +56,16 @@ def _fresh_rate_limits() -> Iterator[None]:
     import ipyllm
 
     ipyllm.manager()._limiters.clear()
+
+
+@pytest.fixture
+def sandbox_keyring() -> None:
+    """Skip unless a throwaway real keyring is running (``scripts/with-keyring.sh``).
+
+    With ``IPYLLM_REQUIRE_KEYRING=1`` (CI) a missing keyring fails instead.
+    """
+    if os.environ.get("IPYLLM_KEYRING_SANDBOX") != "1":
+        message = "needs the sandboxed gnome-keyring of scripts/with-keyring.sh"
+        if os.environ.get("IPYLLM_REQUIRE_KEYRING") == "1":
+            pytest.fail(f"IPYLLM_REQUIRE_KEYRING=1 but this test {message}")
+        pytest.skip(message)

@@ -14,6 +14,7 @@ import pytest
 import ipyllm
 from ipyllm._manager.events import Channel, TabDelta, TabStatus
 from ipyllm._panel.coalescer import DeltaCoalescer
+from ipyllm._panel.pacer import Pacer
 
 WAIT = 10.0
 Key = tuple[str, int, str]
@@ -271,3 +272,41 @@ def test_a_demo_tab_streams_through_the_coalescer_in_few_messages(
     pieces = tab.tokens_out  # the demo reports one token per streamed piece
     assert pieces > 40
     assert len(sent.deltas) <= pieces // 4
+
+
+def test_the_pacer_stretches_intervals_only_while_many_panels_stream() -> None:
+    clock = Clock()
+    pacer = Pacer(full_rate_panels=5, window=1.0, clock=clock)
+    panels = [object() for _ in range(20)]
+    for p in panels[:5]:
+        pacer.sent(p)
+    assert pacer.interval(0.05) == pytest.approx(0.05)  # five at full rate
+    for p in panels:
+        pacer.sent(p)
+    assert pacer.interval(0.05) == pytest.approx(0.2)  # twenty share 100 messages a second
+    clock.now += 0.5
+    for p in panels[:10]:
+        pacer.sent(p)
+    clock.now += 0.6  # the other ten have been quiet for over a second
+    assert pacer.interval(0.05) == pytest.approx(0.1)
+    for p in panels[:10]:
+        pacer.forget(p)
+    assert pacer.interval(0.05) == pytest.approx(0.05)
+
+
+def test_a_paced_coalescer_holds_deltas_for_the_stretched_interval() -> None:
+    clock, sent = Clock(), Recorder()
+    pacer = Pacer(full_rate_panels=5, clock=clock)
+    for other in [object() for _ in range(9)]:
+        pacer.sent(other)  # nine other panels are streaming
+    c = DeltaCoalescer(sent, interval=0.05, clock=clock, thread=False, pacer=pacer)
+    a, b = deltas("t", ["one", " two"])
+    c.push(a)  # the first piece still goes at once
+    assert len(sent.messages) == 1
+    assert c.interval == pytest.approx(0.1)
+    c.push(b)
+    clock.now += 0.06
+    assert not c.flush_due()
+    clock.now += 0.05
+    assert c.flush_due()
+    assert reassemble(sent.messages) == {("t", 0, "text"): "one two"}

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "ChatPanel",
     "ConnectionError",
     "KeyringError",
     "LLMError",
@@ -34,6 +35,7 @@ __all__ = [
     "UnknownProviderError",
     "UnknownTabError",
     "batch",
+    "chat",
     "configure",
     "default_model",
     "get_provider",
@@ -56,6 +58,8 @@ _LOCATIONS = {
     "get_provider": "._registry",
     "register_endpoint": "._registry",
     "Tab": "._manager.tab",
+    "ChatPanel": "._panel.widget",
+    "chat": "._panel.widget",
     "batch": "._manager.batch",
     "manager": "._manager.manager",
     "history": "._manager.manager",
@@ -68,6 +72,7 @@ if TYPE_CHECKING:
     from . import keys
     from . import testing as testing
     from ._engine.provider import Provider
+    from ._panel.widget import ChatPanel, chat
     from ._errors import (
         AuthenticationError,
         BadRequestError,

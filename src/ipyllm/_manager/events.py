@@ -44,4 +44,13 @@ class TabSnapshot:
     reasoning: str
 
 
+@dataclass(frozen=True, slots=True)
+class TabsChanged:
+    """The manager's list of tabs changed: a tab was opened, closed, renamed or re-modelled."""
+
+    tab_id: str
+    change: Literal["opened", "closed", "renamed", "model"]
+
+
 TabEvent = TabDelta | TabStatus
+ManagerEvent = TabDelta | TabStatus | TabsChanged

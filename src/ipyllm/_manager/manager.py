@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .._errors import UnknownTabError
+from .events import ManagerEvent, TabsChanged
+from .subscription import Subscription
 from .tab import Tab
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ class SessionManager:
         self._limiters: dict[str, RateLimiter] = {}
         self._history = history
         self._counter = 0
+        # Subscriptions to every tab's events; read without the lock on the stream's path.
+        self._watchers: tuple[Subscription, ...] = ()
 
     def __repr__(self) -> str:
         return f"<SessionManager tabs={len(self._tabs)}>"
@@ -62,7 +66,8 @@ class SessionManager:
             title = self._unique_title(title or f"Tab {self._counter}")
             tab = Tab(self, title, model or default_model())
             self._tabs[tab.id] = tab
-            return tab
+        self._announce(TabsChanged(tab.id, "opened"))
+        return tab
 
     def tab(self, id_or_title: str | Tab) -> Tab:
         """The open tab with this id or title."""
@@ -108,7 +113,25 @@ class SessionManager:
                 [Turn.from_record(r) for r in records],
             )
             self._tabs[tab.id] = tab
-            return tab
+        self._announce(TabsChanged(tab.id, "opened"))
+        return tab
+
+    def subscribe(self, callback: Callable[[ManagerEvent], object]) -> Subscription:
+        """Deliver every tab's deltas and statuses, and tab list changes, to ``callback``.
+
+        One delivery thread serves the subscription (a view of all tabs, like
+        the chat panel); ``unsubscribe`` ends it.
+        """
+        sub = Subscription(callback, name="ipyllm-manager-watch")
+        with self._lock:
+            self._watchers = (*self._watchers, sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Stop delivering to ``sub``."""
+        with self._lock:
+            self._watchers = tuple(w for w in self._watchers if w is not sub)
+        sub.close()
 
     def context_text(self, tabs: Iterable[Tab | str], exclude: Tab | None = None) -> str:
         """Transcripts of ``tabs``, as put in front of a prompt that asks for context."""
@@ -135,7 +158,20 @@ class SessionManager:
 
     def _forget(self, tab: Tab) -> None:
         with self._lock:
-            self._tabs.pop(tab.id, None)
+            known = self._tabs.pop(tab.id, None) is not None
+        if known:
+            self._announce(TabsChanged(tab.id, "closed"))
+
+    def _retitle(self, tab: Tab, title: str) -> None:
+        with self._lock:
+            if tab.title == title:
+                return
+            tab.title = self._unique_title(title)
+        self._announce(TabsChanged(tab.id, "renamed"))
+
+    def _announce(self, event: TabsChanged) -> None:
+        for sub in self._watchers:
+            sub.put(event)
 
     # ---- shared services -------------------------------------------------------
 

@@ -10,21 +10,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from .._runner import ChunkBridge
-from .events import TabDelta, TabEvent
+from .events import TabDelta
 
 log = logging.getLogger("ipyllm")
 
 
-def merge_deltas(events: list[TabEvent]) -> list[TabEvent]:
-    """Join consecutive deltas of the same turn and channel whose offsets are contiguous."""
-    out: list[TabEvent] = []
+def merge_deltas(events: list[Any]) -> list[Any]:
+    """Join consecutive deltas of the same tab, turn and channel whose offsets are contiguous."""
+    out: list[Any] = []
     for event in events:
         last = out[-1] if out else None
         if (
             isinstance(event, TabDelta)
             and isinstance(last, TabDelta)
+            and last.tab_id == event.tab_id
             and last.turn == event.turn
             and last.channel == event.channel
             and last.offset + len(last.text) == event.offset
@@ -38,11 +40,16 @@ def merge_deltas(events: list[TabEvent]) -> list[TabEvent]:
 
 
 class Subscription:
-    """A live feed of one tab's events to ``callback``; :meth:`close` ends it."""
+    """A live feed of events (one tab's, or every tab's) to ``callback``; :meth:`close` ends it.
 
-    def __init__(self, callback: Callable[[TabEvent], object], name: str) -> None:
+    Events come from :class:`~.events` (``TabDelta``, ``TabStatus``,
+    ``TabsChanged``); :meth:`put` also takes any other object, which the owner
+    of the subscription may use to run work on the delivery thread.
+    """
+
+    def __init__(self, callback: Callable[[Any], object], name: str) -> None:
         self.callback = callback
-        self._bridge: ChunkBridge[TabEvent] = ChunkBridge()
+        self._bridge: ChunkBridge[Any] = ChunkBridge()
         self._failures = 0
         self._thread = threading.Thread(target=self._deliver, name=name, daemon=True)
         self._thread.start()
@@ -52,8 +59,8 @@ class Subscription:
         """Whether the subscription has ended."""
         return self._bridge.closed
 
-    def put(self, event: TabEvent) -> None:
-        """Queue an event (called on the streaming thread; never blocks)."""
+    def put(self, event: object) -> None:
+        """Queue an event (any thread; never blocks)."""
         self._bridge.push(event)
 
     def close(self) -> None:

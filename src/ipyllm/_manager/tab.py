@@ -12,7 +12,15 @@ from .. import _runner
 from .._errors import LLMError, TabBusyError
 from .._types import Message, Response
 from .cost import cost_usd
-from .events import Channel, TabDelta, TabEvent, TabSnapshot, TabStatus, TabStatusName
+from .events import (
+    Channel,
+    TabDelta,
+    TabEvent,
+    TabsChanged,
+    TabSnapshot,
+    TabStatus,
+    TabStatusName,
+)
 from .handle import TurnHandle
 from .runner import Sink, TurnPlan, guarded, stop_turn
 from .subscription import Subscription
@@ -131,6 +139,12 @@ class Tab:
                 return TabSnapshot(self.id, -1, "idle", "", "")
             return TabSnapshot(self.id, last.index, last.status, last.text, last.reasoning)
 
+    def answers(self) -> tuple[TabSnapshot, list[tuple[int, str, str]]]:
+        """:meth:`snapshot`, plus ``(index, text, reasoning)`` of every earlier turn."""
+        with self._lock:
+            past = [(t.index, t.text, t.reasoning) for t in self.turns[:-1]]
+            return self.snapshot(), past
+
     def subscribe(self, callback: Callable[[TabEvent], object]) -> Subscription:
         """Deliver this tab's deltas and status changes to ``callback`` on a thread of its own.
 
@@ -139,7 +153,10 @@ class Tab:
         """
         sub = Subscription(callback, name=f"ipyllm-tab-{self.id}")
         with self._lock:
-            self._subscribers = (*self._subscribers, sub)
+            if self.closed:
+                sub.close()  # nothing will ever come; its thread ends at once
+            else:
+                self._subscribers = (*self._subscribers, sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -189,6 +206,21 @@ class Tab:
             future = _runner.submit(guarded(self, turn, plan, sink))
         return TurnHandle(self, turn, future)
 
+    def rename(self, title: str) -> None:
+        """Give the tab a new title (made unique among open tabs, like ``new_tab``'s)."""
+        title = title.strip()
+        if not title:
+            raise LLMError("A tab title cannot be empty; give it a name.")
+        self.manager._retitle(self, title)
+
+    def set_model(self, model: str) -> None:
+        """Use ``model`` (``"provider:model"``) for this tab's next prompts."""
+        from .._registry import parse_model
+
+        parse_model(model)  # a bad name fails here, with the list of providers
+        self.model = model
+        self.manager._announce(TabsChanged(self.id, "model"))
+
     def stop(self) -> None:
         """Stop the answer in progress; the partial text is kept and the turn marked stopped."""
         last = self.last
@@ -210,7 +242,7 @@ class Tab:
     def _append(self, turn: Turn, channel: Channel, piece: str) -> None:
         with self._lock:
             offset = turn.append(channel, piece)
-            subs = self._subscribers
+            subs = self._subscribers + self.manager._watchers
         if subs:
             event = TabDelta(self.id, turn.index, offset, piece, channel)
             for sub in subs:
@@ -259,7 +291,7 @@ class Tab:
 
     def _publish(self, event: TabEvent) -> None:
         with self._lock:
-            subs = self._subscribers
+            subs = self._subscribers + self.manager._watchers
         for sub in subs:
             sub.put(event)
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._manager.events import TabDelta, TabEvent
+from .pacer import PACER, Pacer
 
 log = logging.getLogger("ipyllm")
 
@@ -42,7 +43,8 @@ class DeltaCoalescer:
     :meth:`close`. Calls never overlap and come in event order; ``send`` must
     not call back into the coalescer. With ``thread=False`` no flusher thread
     runs and the owner calls :meth:`flush_due` (deterministic tests with a
-    fake ``clock``).
+    fake ``clock``). ``pacer`` (the kernel-wide one unless a ``clock`` is
+    given) stretches ``interval`` while many panels stream at once.
     """
 
     def __init__(
@@ -52,10 +54,12 @@ class DeltaCoalescer:
         clock: Callable[[], float] = time.monotonic,
         *,
         thread: bool = True,
+        pacer: Pacer | None = None,
     ) -> None:
         self.send = send
-        self.interval = interval
+        self.base_interval = interval
         self.clock = clock
+        self.pacer = pacer if pacer is not None else (PACER if clock is time.monotonic else None)
         self.closed = False
         self._send_lock = threading.Lock()  # outer: one send at a time, in order
         self._lock = threading.Lock()  # inner: the pending state
@@ -69,6 +73,13 @@ class DeltaCoalescer:
                 target=self._run, name="ipyllm-panel-flusher", daemon=True
             )
             self._thread.start()
+
+    @property
+    def interval(self) -> float:
+        """The time kept between delta messages now (longer while many panels stream)."""
+        if self.pacer is None:
+            return self.base_interval
+        return self.pacer.interval(self.base_interval)
 
     def push(self, event: TabEvent) -> None:
         """Take one tab event (any thread); events pushed after :meth:`close` are dropped."""
@@ -106,6 +117,8 @@ class DeltaCoalescer:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self.flush()
+        if self.pacer is not None:
+            self.pacer.forget(self)
 
     def _add(self, event: TabDelta) -> None:
         # Called with _lock held. Only the last item of the same tab, turn and channel
@@ -139,6 +152,8 @@ class DeltaCoalescer:
                     self._last_sent = self.clock()
             if items:
                 self.send({"type": "deltas", "items": items})
+                if self.pacer is not None:
+                    self.pacer.sent(self)
             if then is not None:
                 self.send(then)
         return bool(items)

@@ -1,0 +1,126 @@
+/**
+ * The input area: prompt textarea (Enter sends, Shift+Enter is a newline),
+ * model picker grouped by provider, context picker, Send/Stop button.
+ */
+import { h, setAttr, setText } from "./dom.js";
+import { keyStatusLabel } from "./format.js";
+import type { ProviderInfo, TabInfo } from "./protocol.js";
+
+export interface ComposerActions {
+  send(prompt: string, context: string[]): boolean;
+  stop(): void;
+  pickModel(model: string): void;
+}
+
+export interface ComposerState {
+  providers: ProviderInfo[];
+  /** The model shown in the picker (the shown tab's, or the default). */
+  model: string;
+  /** Every tab except the shown one. */
+  others: TabInfo[];
+  /** Tab ids checked as context for the shown tab. */
+  context: Set<string>;
+  streaming: boolean;
+}
+
+export class Composer {
+  readonly el: HTMLElement;
+  readonly prompt: HTMLTextAreaElement;
+  private readonly picker: HTMLSelectElement;
+  private readonly contextBox: HTMLElement;
+  private readonly button: HTMLButtonElement;
+  private pickerSig = "";
+  private contextSig = "";
+  private state: ComposerState | null = null;
+
+  constructor(
+    private readonly doc: Document,
+    private readonly actions: ComposerActions,
+  ) {
+    this.prompt = h(doc, "textarea", {
+      class: "ipyllm-prompt",
+      "data-testid": "prompt",
+      rows: 3,
+      placeholder: "Ask something… (Enter to send, Shift+Enter for a new line)",
+      "aria-label": "Prompt",
+    });
+    this.prompt.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" || e.shiftKey || e.isComposing) return;
+      e.preventDefault();
+      if (!this.state?.streaming) this.submit();
+    });
+    this.picker = h(doc, "select", { class: "ipyllm-model-picker", "data-testid": "model-picker", "aria-label": "Model" });
+    this.picker.addEventListener("change", () => actions.pickModel(this.picker.value));
+    this.contextBox = h(doc, "div", { class: "ipyllm-context", "data-testid": "context-picker" });
+    this.button = h(doc, "button", { type: "button", class: "ipyllm-send", "data-testid": "send", "data-state": "send" }, "Send");
+    this.button.addEventListener("click", () => {
+      if (this.state?.streaming) actions.stop();
+      else this.submit();
+    });
+    this.el = h(
+      doc,
+      "div",
+      { class: "ipyllm-composer" },
+      this.prompt,
+      h(doc, "div", { class: "ipyllm-controls" }, this.picker, this.contextBox, h(doc, "span", { class: "ipyllm-spacer" }), this.button),
+    );
+  }
+
+  private submit(): void {
+    const text = this.prompt.value;
+    if (!text.trim()) return;
+    const context = [...(this.state?.context ?? [])];
+    if (this.actions.send(text, context)) this.prompt.value = "";
+  }
+
+  update(s: ComposerState): void {
+    this.state = s;
+    setText(this.button, s.streaming ? "Stop" : "Send");
+    setAttr(this.button, "data-state", s.streaming ? "stop" : "send");
+    this.updatePicker(s);
+    this.updateContext(s);
+  }
+
+  private updatePicker(s: ComposerState): void {
+    const sig = JSON.stringify([s.model, s.providers.map((p) => [p.name, p.label, p.key, p.models])]);
+    if (sig !== this.pickerSig) {
+      this.pickerSig = sig;
+      const doc = this.doc;
+      const groups: HTMLElement[] = [];
+      let found = false;
+      for (const p of s.providers) {
+        const models = p.models.length ? p.models : p.default_model ? [p.default_model] : [];
+        const options = models.map((m) => {
+          const value = `${p.name}:${m}`;
+          if (value === s.model) found = true;
+          return h(doc, "option", { value }, m);
+        });
+        groups.push(h(doc, "optgroup", { label: `${p.label || p.name} — ${keyStatusLabel(p.key)}` }, ...options));
+      }
+      if (!found && s.model) groups.unshift(h(doc, "option", { value: s.model }, s.model));
+      this.picker.replaceChildren(...groups);
+    }
+    if (this.picker.value !== s.model) this.picker.value = s.model;
+  }
+
+  private updateContext(s: ComposerState): void {
+    const sig = JSON.stringify([s.others.map((t) => [t.id, t.title]), [...s.context]]);
+    if (sig === this.contextSig) return;
+    this.contextSig = sig;
+    const doc = this.doc;
+    if (s.others.length === 0) {
+      this.contextBox.replaceChildren(h(doc, "span", { class: "ipyllm-muted" }, "No other chats to use as context"));
+      return;
+    }
+    const boxes = s.others.map((t) => {
+      const box = h(doc, "input", { type: "checkbox", "data-tab-id": t.id });
+      box.checked = s.context.has(t.id);
+      box.addEventListener("change", () => {
+        if (box.checked) s.context.add(t.id);
+        else s.context.delete(t.id);
+      });
+      return h(doc, "label", { class: "ipyllm-context-item", title: `Send "${t.title}" as context` }, box, t.title);
+    });
+    this.contextBox.replaceChildren(h(doc, "span", { class: "ipyllm-muted" }, "Context:"), ...boxes);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The chat panel's wire protocol (docs/panel-protocol.md), as types.
+ *
+ * Traits are slow-changing state the kernel writes; custom messages carry
+ * live text (by code-point offset) and request/reply pairs tagged with `id`.
+ */
+import type { SnapshotMessage as StoreSnapshot, StatusMessage, DeltasMessage } from "./deltaStore.js";
+
+export type TurnStatus = "streaming" | "done" | "stopped" | "error";
+export type TabStatus = "idle" | TurnStatus;
+export type KeyStatus = "keyring" | "env" | "missing" | "none";
+
+export interface TurnInfo {
+  index: number;
+  query: string;
+  model: string;
+  status: TurnStatus | string;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cost: number | null;
+  ttft_s: number | null;
+  elapsed_s: number | null;
+  error: string | null;
+  text_length: number;
+  reasoning_length: number;
+}
+
+export interface TabInfo {
+  id: string;
+  title: string;
+  model: string;
+  status: TabStatus | string;
+  turns: TurnInfo[];
+}
+
+export interface ProviderInfo {
+  name: string;
+  label: string;
+  models: string[];
+  default_model: string;
+  key: KeyStatus | string;
+  local: boolean;
+}
+
+/** The panel's traits, by name. */
+export interface PanelTraits {
+  tabs: TabInfo[];
+  providers: ProviderInfo[];
+  default_model: string;
+  compact: boolean;
+  tab: string;
+  turn: number;
+}
+
+export const TRAIT_NAMES: readonly (keyof PanelTraits)[] = [
+  "tabs",
+  "providers",
+  "default_model",
+  "compact",
+  "tab",
+  "turn",
+];
+
+// --- view → kernel -------------------------------------------------------
+
+export type ViewMessage =
+  | { type: "sync"; tab: string }
+  | { type: "send"; tab: string; prompt: string; model?: string; context?: string[] }
+  | { type: "stop"; tab: string }
+  | { type: "retry"; tab: string }
+  | { type: "new_tab"; model?: string; title?: string }
+  | { type: "rename"; tab: string; title: string }
+  | { type: "close"; tab: string }
+  | { type: "set_model"; tab: string; model: string }
+  | { type: "set_key"; provider: string; key: string }
+  | { type: "delete_key"; provider: string };
+
+// --- kernel → view -------------------------------------------------------
+
+export interface PastTurn {
+  index: number;
+  text: string;
+  reasoning: string;
+}
+
+export interface SnapshotMessage extends StoreSnapshot {
+  past?: PastTurn[];
+  reply_to?: string;
+}
+
+export interface OpenedMessage {
+  type: "opened";
+  tab: string;
+  reply_to?: string;
+}
+
+export interface KeyResultMessage {
+  type: "key_result";
+  provider: string;
+  ok: boolean;
+  message: string;
+  key: KeyStatus | string;
+  reply_to?: string;
+}
+
+export interface ErrorMessage {
+  type: "error";
+  message: string;
+  tab?: string;
+  reply_to?: string;
+}
+
+export type { DeltasMessage, StatusMessage };
+
+export type KernelMessage =
+  | DeltasMessage
+  | StatusMessage
+  | SnapshotMessage
+  | OpenedMessage
+  | KeyResultMessage
+  | ErrorMessage;
+
+/** The part of anywidget's model the panel uses (a subset of `AnyModel`). */
+export interface WidgetModel {
+  get(name: string): unknown;
+  on(event: string, callback: (...args: any[]) => void): void;
+  off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
+  send(content: unknown, callbacks?: unknown, buffers?: unknown): void;
+}
+
+/** Settled = the turn will not change any more. */
+export function isSettled(status: string): boolean {
+  return status === "done" || status === "stopped" || status === "error";
+}

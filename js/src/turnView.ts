@@ -1,0 +1,137 @@
+/** One conversation turn: query, reasoning, streamed markdown answer, error line, footer. */
+import { h, setAttr, setText } from "./dom.js";
+import { formatCost, formatCount, formatSeconds } from "./format.js";
+import { handleCopyClick, renderMarkdown } from "./markdown.js";
+import type { TurnInfo } from "./protocol.js";
+
+export interface TurnData {
+  info: TurnInfo;
+  /** Effective status: the live one while this turn is held, else the trait's. */
+  status: string;
+  text: string;
+  reasoning: string;
+  /** Code points of `text`. */
+  length: number;
+  /** Show the Retry button (the tab's latest turn, failed). */
+  canRetry: boolean;
+}
+
+export class TurnView {
+  readonly el: HTMLElement;
+  private readonly query: HTMLElement;
+  private readonly answer: HTMLElement;
+  private readonly footer: HTMLElement;
+  private reasoning: HTMLDetailsElement | null = null;
+  private reasoningBody: HTMLElement | null = null;
+  private errorLine: HTMLElement | null = null;
+  private rendered: { text: string; streaming: boolean } | null = null;
+
+  constructor(
+    private readonly doc: Document,
+    index: number,
+    private readonly onRetry: () => void,
+  ) {
+    this.query = h(doc, "div", { class: "ipyllm-query", "data-testid": "query" });
+    this.answer = h(doc, "div", { class: "ipyllm-answer ipyllm-markdown", "data-testid": "answer" });
+    this.answer.addEventListener("click", handleCopyClick);
+    this.footer = h(doc, "div", { class: "ipyllm-footer", "data-testid": "footer" });
+    this.el = h(
+      doc,
+      "div",
+      { class: "ipyllm-turn", "data-testid": "turn", "data-turn": index },
+      this.query,
+      this.answer,
+      this.footer,
+    );
+  }
+
+  update(d: TurnData): void {
+    setAttr(this.el, "data-status", d.status);
+    setText(this.query, d.info.query);
+    this.updateReasoning(d.reasoning);
+    this.updateAnswer(d);
+    this.updateError(d);
+    setText(this.footer, footerText(d.info, d.status));
+  }
+
+  private updateReasoning(reasoning: string): void {
+    if (!reasoning) {
+      this.reasoning?.remove();
+      this.reasoning = null;
+      this.reasoningBody = null;
+      return;
+    }
+    if (!this.reasoning || !this.reasoningBody) {
+      this.reasoningBody = h(this.doc, "div", { class: "ipyllm-reasoning-body" });
+      this.reasoning = h(
+        this.doc,
+        "details",
+        { class: "ipyllm-reasoning", "data-testid": "reasoning" },
+        h(this.doc, "summary", {}, "Reasoning"),
+        this.reasoningBody,
+      );
+      this.answer.before(this.reasoning);
+    }
+    setText(this.reasoningBody, reasoning);
+  }
+
+  private updateAnswer(d: TurnData): void {
+    const streaming = d.status === "streaming";
+    setAttr(this.answer, "data-length", String(d.length));
+    if (this.rendered && this.rendered.text === d.text && this.rendered.streaming === streaming) return;
+    this.rendered = { text: d.text, streaming };
+    this.answer.replaceChildren(renderMarkdown(d.text));
+    this.answer.classList.toggle("ipyllm-streaming", streaming);
+    if (streaming) placeCursor(this.doc, this.answer);
+  }
+
+  private updateError(d: TurnData): void {
+    const message = d.info.error ?? (d.status === "error" ? "The request failed." : null);
+    if (!message || d.status === "streaming") {
+      this.errorLine?.remove();
+      this.errorLine = null;
+      return;
+    }
+    if (!this.errorLine) {
+      this.errorLine = h(this.doc, "div", { class: "ipyllm-turn-error-line" });
+      this.footer.before(this.errorLine);
+    }
+    const text = h(this.doc, "span", { class: "ipyllm-turn-error", "data-testid": "turn-error" }, message);
+    const children: Node[] = [text];
+    if (d.canRetry) {
+      const retry = h(this.doc, "button", { type: "button", class: "ipyllm-button", "data-testid": "retry" }, "Retry");
+      retry.addEventListener("click", this.onRetry);
+      children.push(retry);
+    }
+    const sig = `${message}\u0000${d.canRetry}`;
+    if (this.errorLine.dataset.sig !== sig) {
+      this.errorLine.dataset.sig = sig;
+      this.errorLine.replaceChildren(...children);
+    }
+  }
+}
+
+/** Put the blinking cursor at the end of the answer's last text block. */
+function placeCursor(doc: Document, answer: HTMLElement): void {
+  const cursor = h(doc, "span", { class: "ipyllm-cursor", "aria-hidden": "true" });
+  let target: Element = answer;
+  let last = answer.lastElementChild;
+  while (last && /^(P|LI|UL|OL|BLOCKQUOTE|H[1-6]|DIV|PRE|CODE)$/.test(last.tagName)) {
+    target = last;
+    if (last.tagName === "DIV" && last.classList.contains("ipyllm-code")) last = last.querySelector("pre > code");
+    else last = last.lastElementChild;
+  }
+  target.append(cursor);
+}
+
+function footerText(t: TurnInfo, status: string): string {
+  const parts = [
+    t.model || "—",
+    `${formatCount(t.tokens_in)} in / ${formatCount(t.tokens_out)} out tokens`,
+    formatCost(t.cost),
+    `first token ${formatSeconds(t.ttft_s)}`,
+    `total ${formatSeconds(t.elapsed_s)}`,
+  ];
+  if (status === "stopped") parts.push("stopped");
+  return parts.join(" · ");
+}

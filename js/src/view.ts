@@ -1,0 +1,302 @@
+/**
+ * One view of the panel: builds its own DOM from the shared `PanelState` and
+ * redraws at most once per animation frame when the state or traits change.
+ *
+ * Full mode: tab strip, settings, notice, conversation, composer.
+ * Compact mode (`compact` trait): the turns of one tab (or one turn), the
+ * notice and a Stop button while it streams.
+ */
+import { Composer } from "./composer.js";
+import { FrameScheduler, h, setAttr, setText } from "./dom.js";
+import type { PanelState } from "./panelState.js";
+import type { TabInfo, TurnInfo } from "./protocol.js";
+import { SettingsPane } from "./settingsView.js";
+import { TabStrip } from "./tabStrip.js";
+import { TurnView, type TurnData } from "./turnView.js";
+
+interface FullParts {
+  strip: TabStrip;
+  settings: SettingsPane;
+  settingsToggle: HTMLButtonElement;
+  composer: Composer;
+}
+
+export class PanelView {
+  readonly root: HTMLElement;
+  private readonly doc: Document;
+  private readonly notice: HTMLElement;
+  private readonly conversation: HTMLElement;
+  private readonly empty: HTMLElement;
+  private readonly scheduler: FrameScheduler;
+  private readonly unsubscribe: () => void;
+  private full: FullParts | null = null;
+  private stopButton: HTMLButtonElement | null = null;
+  private compact: boolean | null = null;
+  /** Tab chosen in this view; the newest tab when unset or closed. */
+  private selected: string | null = null;
+  private turnViews = new Map<number, TurnView>();
+  private turnsTab: string | null = null;
+  private readonly contexts = new Map<string, Set<string>>();
+  /** Model chosen in the picker while no tab exists. */
+  private pendingModel: string | null = null;
+  private destroyed = false;
+
+  constructor(
+    private readonly state: PanelState,
+    private readonly host: HTMLElement,
+  ) {
+    this.doc = host.ownerDocument;
+    const doc = this.doc;
+    this.notice = h(doc, "div", { class: "ipyllm-notice", "data-testid": "notice", role: "status", hidden: true });
+    this.notice.title = "Click to dismiss";
+    this.notice.addEventListener("click", () => state.setNotice(null));
+    this.empty = h(doc, "div", { class: "ipyllm-empty" });
+    this.conversation = h(doc, "div", { class: "ipyllm-conversation", "aria-live": "polite" });
+    this.root = h(doc, "div", { class: "ipyllm-panel", "data-lm-suppress-shortcuts": "true" });
+    this.scheduler = new FrameScheduler(() => this.render());
+    this.unsubscribe = state.subscribe(() => this.scheduler.schedule());
+    host.append(this.root);
+    this.render();
+    for (const tab of this.syncTargets()) state.sync(tab);
+  }
+
+  /** Redraw now (tests; normally scheduled once per frame). */
+  render(): void {
+    if (this.destroyed) return;
+    const compact = this.state.trait("compact");
+    if (compact !== this.compact) this.build(compact);
+    const tab = this.shownTab();
+    const turns = this.shownTurns(tab);
+    const streaming = this.isStreaming(tab, turns);
+    this.renderNotice();
+    this.renderTurns(tab, turns);
+    if (this.full) this.renderFull(tab, streaming);
+    if (this.stopButton) this.stopButton.hidden = !streaming;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.scheduler.cancel();
+    this.unsubscribe();
+    this.root.remove();
+  }
+
+  // --- structure -----------------------------------------------------------
+
+  private build(compact: boolean): void {
+    this.compact = compact;
+    const doc = this.doc;
+    setAttr(this.root, "data-compact", compact ? "true" : "false");
+    this.full = null;
+    this.stopButton = null;
+    if (compact) {
+      const stop = h(doc, "button", { type: "button", class: "ipyllm-send", "data-testid": "send", "data-state": "stop" }, "Stop");
+      stop.addEventListener("click", () => {
+        const tab = this.state.trait("tab");
+        if (tab) this.state.request({ type: "stop", tab });
+      });
+      this.stopButton = stop;
+      this.root.replaceChildren(this.notice, this.conversation, h(doc, "div", { class: "ipyllm-compact-controls" }, stop));
+      return;
+    }
+    const strip = new TabStrip(doc, {
+      select: (id) => this.select(id),
+      newTab: () => this.newTab(),
+      rename: (tab, title) => this.state.request({ type: "rename", tab, title }),
+      close: (tab) => this.state.request({ type: "close", tab }),
+    });
+    const settings = new SettingsPane(doc, {
+      saveKey: (provider, key) => this.state.request({ type: "set_key", provider, key }),
+      deleteKey: (provider) => this.state.request({ type: "delete_key", provider }),
+      notify: (text) => this.state.setNotice({ kind: "error", text }),
+    });
+    const settingsToggle = h(
+      doc,
+      "button",
+      { type: "button", class: "ipyllm-settings-toggle", "data-testid": "settings-toggle", title: "Settings", "aria-expanded": "false" },
+      "⚙ Settings",
+    );
+    settingsToggle.addEventListener("click", () => {
+      settings.open = !settings.open;
+      settingsToggle.setAttribute("aria-expanded", String(settings.open));
+    });
+    const composer = new Composer(doc, {
+      send: (prompt, context) => this.send(prompt, context),
+      stop: () => {
+        const tab = this.shownTab();
+        if (tab) this.state.request({ type: "stop", tab: tab.id });
+      },
+      pickModel: (model) => this.pickModel(model),
+    });
+    this.full = { strip, settings, settingsToggle, composer };
+    this.root.replaceChildren(
+      h(doc, "div", { class: "ipyllm-header" }, strip.el, settingsToggle),
+      settings.el,
+      this.notice,
+      this.conversation,
+      composer.el,
+    );
+  }
+
+  // --- what is shown -------------------------------------------------------
+
+  private shownTab(): TabInfo | null {
+    const tabs = this.state.tabs();
+    if (this.compact) return tabs.find((t) => t.id === this.state.trait("tab")) ?? null;
+    return tabs.find((t) => t.id === this.selected) ?? tabs[tabs.length - 1] ?? null;
+  }
+
+  private shownTurns(tab: TabInfo | null): TurnInfo[] {
+    if (!tab) return [];
+    const only = this.state.trait("turn");
+    if (this.compact && only >= 0) return tab.turns.filter((t) => t.index === only);
+    return tab.turns;
+  }
+
+  private syncTargets(): string[] {
+    if (this.state.trait("compact")) {
+      const tab = this.state.trait("tab");
+      return tab ? [tab] : [];
+    }
+    return this.state.tabs().map((t) => t.id);
+  }
+
+  private statusOf(tab: TabInfo, turn: TurnInfo): string {
+    const held = this.state.turnText(tab.id, turn.index);
+    // The live status follows the deltas in order; the trait may lag or lead.
+    if (held.liveStatus && held.liveStatus !== "idle") return held.liveStatus;
+    return turn.status;
+  }
+
+  private isStreaming(tab: TabInfo | null, turns: TurnInfo[]): boolean {
+    if (!tab) return false;
+    const last = turns[turns.length - 1];
+    if (!last) return !this.compact && tab.status === "streaming";
+    return this.statusOf(tab, last) === "streaming";
+  }
+
+  // --- drawing -------------------------------------------------------------
+
+  private renderNotice(): void {
+    const n = this.state.notice;
+    this.notice.hidden = !n;
+    setText(this.notice, n ? n.text : "");
+    setAttr(this.notice, "data-kind", n ? n.kind : "none");
+  }
+
+  private renderTurns(tab: TabInfo | null, turns: TurnInfo[]): void {
+    const el = this.conversation;
+    const switched = (tab?.id ?? null) !== this.turnsTab;
+    if (switched) {
+      this.turnViews = new Map();
+      this.turnsTab = tab?.id ?? null;
+      el.replaceChildren();
+    }
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    if (!tab || turns.length === 0) {
+      setText(this.empty, tab ? "No messages yet. Ask something below." : "No chats open. Type a prompt to start one.");
+      if (this.compact) setText(this.empty, tab ? "Waiting for the answer…" : "This chat is closed.");
+      if (el.firstChild !== this.empty || el.childNodes.length !== 1) el.replaceChildren(this.empty);
+      this.turnViews.clear();
+      return;
+    }
+    this.empty.remove();
+    const latest = tab.turns[tab.turns.length - 1]?.index;
+    const keep = new Set<number>();
+    let previous: Element | null = null;
+    for (const turn of turns) {
+      keep.add(turn.index);
+      let view = this.turnViews.get(turn.index);
+      if (!view) {
+        view = new TurnView(this.doc, turn.index, () => this.state.request({ type: "retry", tab: tab.id }));
+        this.turnViews.set(turn.index, view);
+      }
+      const held = this.state.turnText(tab.id, turn.index);
+      const status = this.statusOf(tab, turn);
+      const data: TurnData = {
+        info: turn,
+        status,
+        text: held.text,
+        reasoning: held.reasoning,
+        length: held.length,
+        canRetry: status === "error" && turn.index === latest,
+      };
+      view.update(data);
+      const expected: Element | null = previous ? previous.nextElementSibling : el.firstElementChild;
+      if (expected !== view.el) {
+        if (previous) previous.after(view.el);
+        else el.prepend(view.el);
+      }
+      previous = view.el;
+    }
+    for (const [index, view] of this.turnViews) {
+      if (!keep.has(index)) {
+        view.el.remove();
+        this.turnViews.delete(index);
+      }
+    }
+    if (switched || atBottom) el.scrollTop = el.scrollHeight;
+  }
+
+  private renderFull(tab: TabInfo | null, streaming: boolean): void {
+    const full = this.full;
+    if (!full) return;
+    const tabs = this.state.tabs();
+    const providers = this.state.providers();
+    full.strip.update(tabs, tab?.id ?? null);
+    full.settings.update(providers);
+    const model = tab?.model ?? this.pendingModel ?? this.state.trait("default_model");
+    full.composer.update({
+      providers,
+      model,
+      others: tabs.filter((t) => t.id !== tab?.id),
+      context: tab ? this.contextOf(tab.id) : new Set(),
+      streaming,
+    });
+  }
+
+  private contextOf(tab: string): Set<string> {
+    let set = this.contexts.get(tab);
+    if (!set) {
+      set = new Set();
+      this.contexts.set(tab, set);
+    }
+    return set;
+  }
+
+  // --- actions -------------------------------------------------------------
+
+  private select(id: string): void {
+    this.selected = id;
+    this.scheduler.schedule();
+  }
+
+  private newTab(onOpened?: (tab: string) => void): void {
+    const msg = this.pendingModel ? { type: "new_tab" as const, model: this.pendingModel } : { type: "new_tab" as const };
+    this.state.request(msg, (reply) => {
+      if (reply.type !== "opened") return;
+      this.pendingModel = null;
+      this.select(reply.tab);
+      onOpened?.(reply.tab);
+    });
+  }
+
+  /** Returns whether the prompt was taken (so the textarea may be cleared). */
+  private send(prompt: string, context: string[]): boolean {
+    const tab = this.shownTab();
+    if (!tab) {
+      this.newTab((id) => this.state.request({ type: "send", tab: id, prompt }));
+      return true;
+    }
+    const ids = new Set(this.state.tabs().map((t) => t.id));
+    const ctx = context.filter((id) => ids.has(id) && id !== tab.id);
+    this.state.request(ctx.length ? { type: "send", tab: tab.id, prompt, context: ctx } : { type: "send", tab: tab.id, prompt });
+    return true;
+  }
+
+  private pickModel(model: string): void {
+    const tab = this.shownTab();
+    if (tab) this.state.request({ type: "set_model", tab: tab.id, model });
+    else this.pendingModel = model;
+  }
+}

@@ -1,0 +1,101 @@
+// @vitest-environment jsdom
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { handleCopyClick, renderMarkdown } from "../src/markdown.js";
+
+function render(text: string): HTMLElement {
+  const div = document.createElement("div");
+  div.append(renderMarkdown(text));
+  document.body.append(div);
+  return div;
+}
+
+const flags = window as unknown as Record<string, unknown>;
+
+afterEach(() => {
+  document.body.replaceChildren();
+  delete flags.__pwned;
+});
+
+describe("renderMarkdown sanitizes", () => {
+  it("drops script tags and never runs them", async () => {
+    const el = render("Hello <script>window.__pwned = 1</script> **world**");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(el.querySelector("script")).toBeNull();
+    expect(el.innerHTML).not.toContain("__pwned");
+    expect(flags.__pwned).toBeUndefined();
+    expect(el.querySelector("strong")?.textContent).toBe("world");
+  });
+
+  it("strips event-handler attributes such as onerror", async () => {
+    const el = render('look <img src=x onerror="window.__pwned = 2"> here');
+    await new Promise((r) => setTimeout(r, 20));
+    const img = el.querySelector("img");
+    expect(img).not.toBeNull();
+    expect(img?.hasAttribute("onerror")).toBe(false);
+    expect(el.innerHTML).not.toContain("onerror");
+    expect(flags.__pwned).toBeUndefined();
+  });
+
+  it("removes javascript: links, markdown or raw HTML", () => {
+    const el = render('[md](javascript:alert(1)) and <a href="javascript:alert(2)">raw</a> and [ok](https://example.com)');
+    const hrefs = [...el.querySelectorAll("a")].map((a) => a.getAttribute("href"));
+    expect(hrefs.some((h) => h?.toLowerCase().includes("javascript"))).toBe(false);
+    expect(el.innerHTML.toLowerCase()).not.toContain("javascript:");
+    const ok = el.querySelector('a[href="https://example.com"]');
+    expect(ok?.getAttribute("target")).toBe("_blank");
+    expect(ok?.getAttribute("rel")).toBe("noopener noreferrer");
+  });
+
+  it("drops style attributes, forms and iframes", () => {
+    const el = render('<p style="position:fixed">x</p><form><input name=a></form><iframe src="https://e.x"></iframe>');
+    expect(el.querySelector("[style]")).toBeNull();
+    expect(el.querySelector("form, input, iframe")).toBeNull();
+  });
+});
+
+describe("renderMarkdown code blocks", () => {
+  it("highlights known languages", () => {
+    const el = render("```python\ndef f(x):\n    return 'hi'  # note\n```");
+    const code = el.querySelector("pre > code");
+    expect(code?.classList.contains("hljs")).toBe(true);
+    expect(code?.querySelector(".hljs-keyword")?.textContent).toBe("def");
+    expect(code?.querySelector(".hljs-string")?.textContent).toBe("'hi'");
+    expect(code?.querySelector(".hljs-comment")?.textContent).toBe("# note");
+    expect(code?.textContent).toBe("def f(x):\n    return 'hi'  # note\n");
+  });
+
+  it("resolves aliases (js, sh, html)", () => {
+    const el = render("```js\nconst a = 1;\n```\n\n```sh\necho hi\n```\n\n```html\n<b>x</b>\n```");
+    const codes = el.querySelectorAll("pre > code");
+    expect(codes).toHaveLength(3);
+    for (const code of codes) expect(code.querySelector("span[class^=hljs-]")).not.toBeNull();
+    // The highlighted HTML sample is text, not markup.
+    expect(el.querySelector("pre b")).toBeNull();
+  });
+
+  it("leaves unknown languages as escaped plain text", () => {
+    const el = render("```brainfuck\n<img src=x onerror=alert(1)>\n```");
+    const code = el.querySelector("pre > code");
+    expect(code?.children).toHaveLength(0);
+    expect(code?.textContent).toBe("<img src=x onerror=alert(1)>\n");
+    expect(el.querySelector("img")).toBeNull();
+  });
+
+  it("adds one copy button per block, none for inline code", () => {
+    const el = render("Use `x` here.\n\n```python\na = 1\n```\n\n```\nplain\n```");
+    expect(el.querySelectorAll(".ipyllm-copy")).toHaveLength(2);
+    expect(el.querySelectorAll(".ipyllm-code > .ipyllm-copy + pre > code")).toHaveLength(2);
+  });
+
+  it("copies the block's code", async () => {
+    const writeText = vi.fn(async (_: string) => {});
+    Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
+    const el = render("```python\nprint('x')\n```");
+    const button = el.querySelector<HTMLButtonElement>(".ipyllm-copy")!;
+    el.addEventListener("click", handleCopyClick);
+    button.click();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(writeText).toHaveBeenCalledWith("print('x')\n");
+    expect(button.textContent).toBe("Copied");
+  });
+});

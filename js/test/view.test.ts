@@ -1,0 +1,269 @@
+// @vitest-environment jsdom
+import { afterEach, describe, expect, it } from "vitest";
+import { createPanelWidget } from "../src/index.js";
+import type { TabInfo } from "../src/protocol.js";
+import { deltas, FakeModel, PROVIDERS, tab, turn } from "./fakeModel.js";
+
+const cleanups: (() => void)[] = [];
+
+function mount(traits: Record<string, unknown> = {}) {
+  const model = new FakeModel({ providers: PROVIDERS, ...traits });
+  const widget = createPanelWidget();
+  cleanups.push(widget.initialize({ model }));
+  const el = document.createElement("div");
+  document.body.append(el);
+  const cleanup = widget.render({ model, el });
+  cleanups.push(cleanup);
+  const $ = <T extends Element = HTMLElement>(sel: string) => el.querySelector<T>(sel);
+  const $$ = (sel: string) => [...el.querySelectorAll<HTMLElement>(sel)];
+  return { model, widget, el, cleanup, $, $$ };
+}
+
+/** Let the scheduled animation frame run. */
+function frame(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 40));
+}
+
+function key(target: Element, k: string, opts: KeyboardEventInit = {}) {
+  target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true, ...opts }));
+}
+
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+  document.body.replaceChildren();
+});
+
+const streamingTabs = (): TabInfo[] => [
+  tab("t1", [turn(0, { text_length: 2 })]),
+  tab("t2", [turn(0, { text_length: 5 }), turn(1, { status: "streaming", tokens_out: null, cost: null, elapsed_s: null })], {
+    status: "streaming",
+  }),
+];
+
+describe("full panel", () => {
+  it("renders the tab strip, selects the newest tab and syncs every tab", () => {
+    const { $, $$, model } = mount({ tabs: streamingTabs() });
+    expect($(".ipyllm-panel")?.getAttribute("data-compact")).toBe("false");
+    const tabs = $$("[data-testid=tab]");
+    expect(tabs.map((t) => t.textContent)).toEqual(["Chat t1", "Chat t2"]);
+    expect($("[data-testid=tab][data-tab-id=t2]")?.getAttribute("aria-selected")).toBe("true");
+    expect($("[data-testid=tab][data-tab-id=t1]")?.getAttribute("aria-selected")).toBe("false");
+    expect(model.sentOfType("sync").map((m) => m.tab)).toEqual(["t1", "t2"]);
+    expect($$("[data-testid=turn]").map((t) => t.dataset.turn)).toEqual(["0", "1"]);
+    expect($("[data-testid=turn][data-turn='1'] [data-testid=query]")?.textContent).toBe("question 1");
+  });
+
+  it("applies snapshot and deltas to the answer, once per frame", async () => {
+    const { $, model } = mount({ tabs: streamingTabs() });
+    model.emit({ type: "snapshot", tab: "t2", turn: 1, status: "streaming", text: "Hi ", reasoning: "", past: [{ index: 0, text: "first", reasoning: "" }] });
+    model.emit(deltas(["t2", 1, 3, "**there** 🦅"]));
+    const answer = () => $("[data-testid=turn][data-turn='1'] [data-testid=answer]")!;
+    expect(answer().getAttribute("data-length")).not.toBe("13"); // not drawn before the frame
+    await frame();
+    expect(answer().textContent).toBe("Hi there 🦅");
+    expect(answer().getAttribute("data-length")).toBe("11");
+    expect(answer().querySelector("strong")?.textContent).toBe("there");
+    expect(answer().querySelector(".ipyllm-cursor")).not.toBeNull();
+    expect($("[data-testid=turn][data-turn='0'] [data-testid=answer]")?.textContent).toBe("first");
+    model.emit({ type: "status", tab: "t2", turn: 1, status: "done" });
+    await frame();
+    expect(answer().querySelector(".ipyllm-cursor")).toBeNull();
+    expect($("[data-testid=turn][data-turn='1']")?.getAttribute("data-status")).toBe("done");
+  });
+
+  it("shows reasoning in a collapsed details and a footer", async () => {
+    const { $, model } = mount({ tabs: streamingTabs() });
+    model.emit(deltas(["t2", 1, 0, "thinking…", "reasoning"]));
+    await frame();
+    const details = $<HTMLDetailsElement>("[data-testid=turn][data-turn='1'] [data-testid=reasoning]");
+    expect(details?.tagName).toBe("DETAILS");
+    expect(details?.open).toBe(false);
+    expect(details?.textContent).toContain("thinking…");
+    expect($("[data-testid=turn][data-turn='0'] [data-testid=reasoning]")).toBeNull();
+    const footer = $("[data-testid=turn][data-turn='0'] [data-testid=footer]")?.textContent ?? "";
+    expect(footer).toContain("openai:gpt-4o-mini");
+    expect(footer).toContain("10 in / 20 out");
+    expect(footer).toContain("$0.001235");
+    expect(footer).toContain("0.42 s");
+    expect($("[data-testid=turn][data-turn='1'] [data-testid=footer]")?.textContent).toContain("—");
+  });
+
+  it("turns Send into Stop while the shown tab streams", async () => {
+    const { $, model } = mount({ tabs: streamingTabs() });
+    const button = $<HTMLButtonElement>("[data-testid=send]")!;
+    expect(button.textContent).toBe("Stop");
+    expect(button.dataset.state).toBe("stop");
+    button.click();
+    expect(model.sent.at(-1)).toMatchObject({ type: "stop", tab: "t2" });
+    $<HTMLElement>("[data-testid=tab][data-tab-id=t1]")!.click();
+    await frame();
+    expect(button.textContent).toBe("Send");
+    expect(button.dataset.state).toBe("send");
+  });
+
+  it("sends on Enter, not on Shift+Enter", async () => {
+    const { $, model } = mount({ tabs: [tab("t1")] });
+    const prompt = $<HTMLTextAreaElement>("[data-testid=prompt]")!;
+    prompt.value = "line one";
+    key(prompt, "Enter", { shiftKey: true });
+    expect(model.sentOfType("send")).toHaveLength(0);
+    expect(prompt.value).toBe("line one");
+    prompt.value = "line one\nline two";
+    key(prompt, "Enter");
+    expect(model.sentOfType("send")).toEqual([expect.objectContaining({ type: "send", tab: "t1", prompt: "line one\nline two" })]);
+    expect(model.sentOfType("send")[0]).not.toHaveProperty("context");
+    expect(prompt.value).toBe("");
+    key(prompt, "Enter"); // empty: nothing
+    expect(model.sentOfType("send")).toHaveLength(1);
+  });
+
+  it("sends the checked tabs as context", async () => {
+    const { $, model } = mount({ tabs: [tab("t1"), tab("t2")] });
+    const boxes = [...$("[data-testid=context-picker]")!.querySelectorAll<HTMLInputElement>("input[type=checkbox]")];
+    expect(boxes.map((b) => b.dataset.tabId)).toEqual(["t1"]);
+    boxes[0]!.click();
+    const prompt = $<HTMLTextAreaElement>("[data-testid=prompt]")!;
+    prompt.value = "compare";
+    $<HTMLButtonElement>("[data-testid=send]")!.click();
+    expect(model.sentOfType("send")).toEqual([expect.objectContaining({ tab: "t2", prompt: "compare", context: ["t1"] })]);
+  });
+
+  it("opens a tab with +, then shows it once it exists", async () => {
+    const { $, model } = mount({ tabs: [tab("t1")] });
+    $<HTMLButtonElement>("[data-testid=new-tab]")!.click();
+    const req = model.sent.at(-1)!;
+    expect(req.type).toBe("new_tab");
+    model.set("tabs", [tab("t1"), tab("t0")]); // an older id listed last would be shown anyway; reorder to test selection
+    model.set("tabs", [tab("t9"), tab("t1")]);
+    model.emit({ type: "opened", tab: "t9", reply_to: req.id });
+    await frame();
+    expect($("[data-testid=tab][data-tab-id=t9]")?.getAttribute("aria-selected")).toBe("true");
+  });
+
+  it("renames on double-click and closes with ×", async () => {
+    const { $, model } = mount({ tabs: [tab("t1"), tab("t2")] });
+    $("[data-testid=tab][data-tab-id=t1]")!.dispatchEvent(new MouseEvent("dblclick", { bubbles: true }));
+    const input = $<HTMLInputElement>("input.ipyllm-rename")!;
+    expect(input.value).toBe("Chat t1");
+    input.value = "Research";
+    key(input, "Enter");
+    expect(model.sent.at(-1)).toMatchObject({ type: "rename", tab: "t1", title: "Research" });
+    expect($("input.ipyllm-rename")).toBeNull();
+    $<HTMLButtonElement>("[data-tab-id=t2] + .ipyllm-tab-close")!.click();
+    expect(model.sent.at(-1)).toMatchObject({ type: "close", tab: "t2" });
+  });
+
+  it("shows a failed turn's error with Retry", async () => {
+    const tabs = [tab("t1", [turn(0, { status: "error", error: "openai: invalid key; set it in Settings" })])];
+    const { $, model } = mount({ tabs });
+    expect($("[data-testid=turn-error]")?.textContent).toBe("openai: invalid key; set it in Settings");
+    $<HTMLButtonElement>("[data-testid=retry]")!.click();
+    expect(model.sent.at(-1)).toMatchObject({ type: "retry", tab: "t1" });
+  });
+
+  it("groups the model picker by provider with key status", async () => {
+    const { $, model } = mount({ tabs: [tab("t1")] });
+    const picker = $<HTMLSelectElement>("[data-testid=model-picker]")!;
+    const labels = [...picker.querySelectorAll("optgroup")].map((g) => g.label);
+    expect(labels).toEqual(["OpenAI — missing key", "Anthropic — key in keyring", "Ollama — no key needed"]);
+    expect(picker.value).toBe("openai:gpt-4o-mini");
+    picker.value = "anthropic:claude-sonnet";
+    picker.dispatchEvent(new Event("change"));
+    expect(model.sent.at(-1)).toMatchObject({ type: "set_model", tab: "t1", model: "anthropic:claude-sonnet" });
+  });
+});
+
+describe("settings", () => {
+  it("saves a key in one message and clears the field at once", async () => {
+    const { $, model, el } = mount({ tabs: [tab("t1")] });
+    const pane = $("[data-testid=settings]")!;
+    expect(pane.hidden).toBe(true);
+    $<HTMLButtonElement>("[data-testid=settings-toggle]")!.click();
+    expect(pane.hidden).toBe(false);
+    expect($("[data-testid=key-status][data-provider=openai]")?.textContent).toBe("missing");
+    expect($("[data-testid=key-status][data-provider=anthropic]")?.textContent).toBe("keyring");
+    expect($("[data-testid=key-status][data-provider=ollama]")?.textContent).toBe("not needed");
+    const input = $<HTMLInputElement>("[data-testid=key-input][data-provider=openai]")!;
+    expect(input.type).toBe("password");
+    input.value = "sk-secret-123";
+    $<HTMLButtonElement>("[data-testid=key-save][data-provider=openai]")!.click();
+    expect(model.sentOfType("set_key")).toEqual([expect.objectContaining({ type: "set_key", provider: "openai", key: "sk-secret-123" })]);
+    expect(input.value).toBe("");
+    expect(el.outerHTML).not.toContain("sk-secret-123");
+    expect(JSON.stringify({ ...localStorage })).not.toContain("sk-secret");
+    model.emit({ type: "key_result", provider: "openai", ok: true, message: "openai key saved to the keyring", key: "keyring" });
+    await frame();
+    expect($("[data-testid=notice]")?.textContent).toBe("openai key saved to the keyring");
+    expect($("[data-testid=notice]")?.hidden).toBe(false);
+    expect($("[data-testid=key-status][data-provider=openai]")?.textContent).toBe("keyring");
+    $<HTMLButtonElement>("[data-testid=key-delete][data-provider=openai]")!.click();
+    expect(model.sent.at(-1)).toMatchObject({ type: "delete_key", provider: "openai" });
+    expect(model.sent.at(-1)).not.toHaveProperty("key");
+  });
+
+  it("does not send an empty key", () => {
+    const { $, model } = mount();
+    $<HTMLButtonElement>("[data-testid=key-save][data-provider=openai]")!.click();
+    expect(model.sentOfType("set_key")).toHaveLength(0);
+  });
+});
+
+describe("compact mode", () => {
+  it("shows one tab's chosen turn, no strip, settings or input, and Stop while streaming", async () => {
+    const { $, $$, model } = mount({ tabs: streamingTabs(), compact: true, tab: "t2", turn: 1 });
+    expect($(".ipyllm-panel")?.getAttribute("data-compact")).toBe("true");
+    expect($("[data-testid=tab]")).toBeNull();
+    expect($("[data-testid=prompt]")).toBeNull();
+    expect($("[data-testid=settings]")).toBeNull();
+    expect($("[data-testid=settings-toggle]")).toBeNull();
+    expect($$("[data-testid=turn]").map((t) => t.dataset.turn)).toEqual(["1"]);
+    expect(model.sentOfType("sync").map((m) => m.tab)).toEqual(["t2"]);
+    const stop = $<HTMLButtonElement>("[data-testid=send]")!;
+    expect(stop.hidden).toBe(false);
+    expect(stop.textContent).toBe("Stop");
+    stop.click();
+    expect(model.sent.at(-1)).toMatchObject({ type: "stop", tab: "t2" });
+    model.emit({ type: "status", tab: "t2", turn: 1, status: "done" });
+    await frame();
+    expect(stop.hidden).toBe(true);
+  });
+
+  it("shows every turn of the tab when turn is -1", () => {
+    const { $$ } = mount({ tabs: streamingTabs(), compact: true, tab: "t2", turn: -1 });
+    expect($$("[data-testid=turn]").map((t) => t.dataset.turn)).toEqual(["0", "1"]);
+  });
+});
+
+describe("lifecycle", () => {
+  it("shares one listener and one store between views; cleanup removes the view", async () => {
+    const model = new FakeModel({ providers: PROVIDERS, tabs: streamingTabs() });
+    const widget = createPanelWidget();
+    cleanups.push(widget.initialize({ model }));
+    const a = document.createElement("div");
+    const b = document.createElement("div");
+    const stopA = widget.render({ model, el: a });
+    const stopB = widget.render({ model, el: b });
+    cleanups.push(stopB);
+    expect(model.listenerCount("msg:custom")).toBe(1);
+    model.emit(deltas(["t2", 1, 0, "shared"]));
+    await frame();
+    for (const el of [a, b]) {
+      expect(el.querySelector("[data-testid=turn][data-turn='1'] [data-testid=answer]")?.textContent).toBe("shared");
+    }
+    stopA();
+    expect(a.childElementCount).toBe(0);
+    model.emit(deltas(["t2", 1, 6, "!"]));
+    await frame();
+    expect(b.querySelector("[data-testid=turn][data-turn='1'] [data-testid=answer]")?.textContent).toBe("shared!");
+    expect(a.childElementCount).toBe(0);
+  });
+
+  it("a second widget definition keeps its own state", async () => {
+    const one = mount({ tabs: streamingTabs() });
+    const two = mount({ tabs: streamingTabs() });
+    one.model.emit(deltas(["t2", 1, 0, "only one"]));
+    await frame();
+    expect(one.$("[data-testid=turn][data-turn='1'] [data-testid=answer]")?.textContent).toBe("only one");
+    expect(two.$("[data-testid=turn][data-turn='1'] [data-testid=answer]")?.textContent).toBe("");
+  });
+});

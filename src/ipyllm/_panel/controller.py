@@ -1,0 +1,234 @@
+"""The kernel side of a chat panel: feeds it tab events and carries out what it asks.
+
+Two kinds of thread touch a panel. The manager's delivery thread (one per
+panel) is the only writer of its traits: it turns tab events into coalesced
+custom messages and refreshes the ``tabs`` and ``providers`` traits. The
+thread that receives the front end's messages (the kernel's shell thread, or
+a comm subshell while a cell is busy) only reads, calls the thread-safe tab
+and manager methods, and sends replies; what needs a trait refreshed it hands
+to the delivery thread. The protocol is in ``docs/panel-protocol.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .. import _registry
+from .._errors import LLMError, redact, register_secret
+from .._manager.events import TabDelta, TabsChanged, TabStatus
+from .._manager.manager import SessionManager
+from .._manager.tab import Tab
+from .coalescer import DeltaCoalescer
+from .state import Json, key_status, provider_infos, tab_info
+
+log = logging.getLogger("ipyllm")
+
+
+class PanelModel(Protocol):
+    """The widget, as the controller sees it."""
+
+    tabs: list[Json]
+    providers: list[Json]
+    default_model: str
+
+    def send(self, content: Json, buffers: Any = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _RefreshProviders:
+    """Delivery-thread work: re-read key statuses (a key was set or deleted)."""
+
+
+class PanelController:
+    """Connects one panel widget to the manager; ``only_tab`` restricts it to one tab."""
+
+    def __init__(
+        self, model: PanelModel, manager: SessionManager, only_tab: str | None = None
+    ) -> None:
+        self.model = model
+        self.manager = manager
+        self.only_tab = only_tab
+        self.coalescer = DeltaCoalescer(self._send)
+        self._actions: dict[str, Callable[[Json], Json | None]] = {
+            "sync": self._sync,
+            "send": self._send_prompt,
+            "stop": self._stop,
+            "retry": self._retry,
+            "new_tab": self._new_tab,
+            "rename": self._rename,
+            "close": self._close_tab,
+            "set_model": self._set_model,
+            "set_key": self._set_key,
+            "delete_key": self._delete_key,
+        }
+        self.refresh_tabs()
+        self.refresh_providers()
+        # Subscribed after the first refresh: a change in between arrives as an
+        # event and refreshes again; nothing is missed.
+        self._sub = manager.subscribe(self._on_event)
+
+    def close(self) -> None:
+        """Stop following the manager; send what is pending."""
+        self.manager.unsubscribe(self._sub)
+        self._sub.join(2.0)
+        self.coalescer.close()
+
+    # ---- the delivery thread: tab events in, messages and traits out -----------
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, _RefreshProviders):
+            self.refresh_providers()
+            return
+        if not isinstance(event, TabDelta | TabStatus | TabsChanged):
+            return
+        if self.only_tab is not None and event.tab_id != self.only_tab:
+            return
+        if isinstance(event, TabsChanged):
+            self.refresh_tabs()
+            return
+        self.coalescer.push(event)
+        if isinstance(event, TabStatus):
+            self.refresh_tabs()  # the turn list and its metadata changed
+
+    def refresh_tabs(self) -> None:
+        """Set the ``tabs`` trait from the manager (delivery thread, or before subscribing)."""
+        tabs = self.manager.tabs
+        if self.only_tab is not None:
+            tabs = [t for t in tabs if t.id == self.only_tab]
+        self.model.tabs = [tab_info(t) for t in tabs]
+
+    def refresh_providers(self) -> None:
+        """Set the ``providers`` and ``default_model`` traits."""
+        from .._session import default_model
+
+        self.model.providers = provider_infos()
+        self.model.default_model = default_model()
+
+    def _send(self, message: Json) -> None:
+        self.model.send(message)
+
+    # ---- the comm thread: requests in, replies out -----------------------------
+
+    def handle(self, _widget: object, content: Json, _buffers: object = None) -> None:
+        """Carry out one message from the front end (any thread)."""
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "set_key":
+            register_secret(content.get("key"))  # before anything could echo it
+        action = self._actions.get(kind) if isinstance(kind, str) else None
+        try:
+            if action is None:
+                raise LLMError(f"The panel sent an unknown request {kind!r}; reload the page.")
+            reply = action(content)
+        except Exception as exc:
+            reply = {"type": "error", "message": redact(_one_line(exc))}
+            if kind in ("set_key", "delete_key"):
+                provider = str(content.get("provider", ""))
+                reply.update(type="key_result", provider=provider, ok=False)
+                reply["key"] = _safe_key_status(provider)
+            elif content.get("tab"):
+                reply["tab"] = content["tab"]
+            if not isinstance(exc, LLMError):
+                # Only the type: the message of an unexpected error may quote the request.
+                log.warning("the chat panel's %r request failed: %s", kind, type(exc).__name__)
+        if reply is not None:
+            if "id" in content:
+                reply["reply_to"] = content["id"]
+            self._send(reply)
+
+    def _tab(self, content: Json) -> Tab:
+        return self.manager.tab(str(content.get("tab", "")))
+
+    def _sync(self, content: Json) -> Json:
+        snapshot, past = self._tab(content).answers()
+        return {
+            "type": "snapshot",
+            "tab": snapshot.tab_id,
+            "turn": snapshot.turn,
+            "status": snapshot.status,
+            "text": snapshot.text,
+            "reasoning": snapshot.reasoning,
+            "past": [{"index": i, "text": t, "reasoning": r} for i, t, r in past],
+        }
+
+    def _send_prompt(self, content: Json) -> None:
+        tab = self._tab(content)
+        prompt = str(content.get("prompt", ""))
+        if not prompt.strip():
+            raise LLMError("The prompt is empty; type a question first.")
+        if content.get("model"):
+            tab.set_model(str(content["model"]))
+        context = [str(c) for c in content.get("context") or () if c != tab.id]
+        tab.send(prompt, context=context)
+
+    def _stop(self, content: Json) -> None:
+        tab = self.manager.find(str(content.get("tab", "")))
+        if tab is not None:  # stopping a closed tab is already done
+            tab.stop()
+
+    def _retry(self, content: Json) -> None:
+        tab = self._tab(content)
+        last = tab.last
+        if last is None:
+            raise LLMError(f"Tab {tab.title!r} has nothing to retry; send a prompt.")
+        tab.send(last.query)
+
+    def _new_tab(self, content: Json) -> Json:
+        model = content.get("model") or None
+        if model:
+            _registry.parse_model(str(model))
+        tab = self.manager.new_tab(content.get("title") or None, model=model)
+        return {"type": "opened", "tab": tab.id}
+
+    def _rename(self, content: Json) -> None:
+        self._tab(content).rename(str(content.get("title", "")))
+
+    def _close_tab(self, content: Json) -> None:
+        tab = self.manager.find(str(content.get("tab", "")))
+        if tab is not None:
+            tab.close()
+
+    def _set_model(self, content: Json) -> None:
+        self._tab(content).set_model(str(content.get("model", "")))
+
+    def _set_key(self, content: Json) -> Json:
+        provider = str(content.get("provider", ""))
+        key = content.get("key")
+        if not isinstance(key, str) or not key.strip():
+            raise LLMError(f"The key for {provider} is empty; paste the key, then Save.")
+        _registry.spec_for(provider)
+        _registry.key_store().set(provider, key.strip())
+        return self._key_result(provider, f"Saved the {provider} key in the OS keyring.")
+
+    def _delete_key(self, content: Json) -> Json:
+        provider = str(content.get("provider", ""))
+        _registry.spec_for(provider)
+        _registry.key_store().delete(provider)
+        return self._key_result(provider, f"Deleted the {provider} key from the OS keyring.")
+
+    def _key_result(self, provider: str, message: str) -> Json:
+        self._sub.put(_RefreshProviders())
+        status = key_status(provider)
+        if status == "env":
+            message += " The environment variable still provides a key, and comes first."
+        return {
+            "type": "key_result",
+            "provider": provider,
+            "ok": True,
+            "message": message,
+            "key": status,
+        }
+
+
+def _safe_key_status(provider: str) -> str:
+    try:
+        return key_status(provider)
+    except LLMError:  # an unknown provider
+        return "missing"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())

@@ -1,0 +1,80 @@
+"""What the panel's traits hold: tabs and providers as plain JSON, never an answer's text.
+
+Answer texts travel as custom messages (snapshots and deltas): a trait is
+resent whole on every change, so keeping answers in one would resend the
+conversation at every finished turn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _registry
+from .._manager.tab import Tab
+from .._manager.turn import Turn
+
+Json = dict[str, Any]
+
+
+def turn_info(turn: Turn) -> Json:
+    """One turn's metadata, as the ``tabs`` trait carries it."""
+    return {
+        "index": turn.index,
+        "query": turn.query,
+        "model": turn.answered_by or turn.model,
+        "status": turn.status,
+        "tokens_in": turn.tokens_in,
+        "tokens_out": turn.tokens_out,
+        "cost": turn.cost,
+        "ttft_s": turn.ttft_s,
+        "elapsed_s": turn.elapsed_s,
+        "error": turn.error,
+        "text_length": turn.text_length,
+        "reasoning_length": turn.reasoning_length,
+    }
+
+
+def tab_info(tab: Tab) -> Json:
+    """One tab, as the ``tabs`` trait carries it."""
+    with tab._lock:
+        turns = list(tab.turns)
+        return {
+            "id": tab.id,
+            "title": tab.title,
+            "model": tab.model,
+            "status": tab.status,
+            "turns": [turn_info(t) for t in turns],
+        }
+
+
+def key_status(provider: str) -> str:
+    """``"keyring"``, ``"env"``, ``"missing"``, or ``"none"`` when the provider needs no key."""
+    spec = _registry.spec_for(provider)
+    if not spec.needs_key:
+        return "none"
+    try:
+        source = _registry.key_store().source(provider)
+    except Exception:  # a broken keyring reads as "missing"; setting a key says why
+        source = None
+    return source or "missing"
+
+
+def provider_infos() -> list[Json]:
+    """Every provider with its models and key status, for the model picker and settings."""
+    out = []
+    for name in _registry.provider_names():
+        spec = _registry.spec_for(name)
+        models = list(spec.models)
+        if spec.default_model and spec.default_model not in models:
+            models.insert(0, spec.default_model)
+        out.append(
+            {
+                "name": name,
+                "label": spec.label,
+                "models": models,
+                "default_model": spec.default_model,
+                "key": key_status(name),
+                "local": spec.local,
+            }
+        )
+    return out

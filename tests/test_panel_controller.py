@@ -1,0 +1,267 @@
+"""The chat panel's kernel side, in process: requests in, traits and messages out.
+
+A recording stand-in plays the widget (it keeps traits and sent messages); the tabs,
+the manager, the loopback server and the keyring are real. The same controller runs
+inside a real kernel in ``test_panel_protocol.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import ipyllm
+from ipyllm._manager.manager import SessionManager
+from ipyllm._panel.controller import PanelController
+from ipyllm.testing import FakeLLMServer, Reply
+
+WAIT = 10.0
+
+
+class RecordingModel:
+    """Plays the widget: keeps trait values and every message sent to the front end."""
+
+    def __init__(self) -> None:
+        self.tabs: list[dict[str, Any]] = []
+        self.providers: list[dict[str, Any]] = []
+        self.default_model = ""
+        self.sent: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def send(self, content: dict[str, Any], buffers: Any = None) -> None:
+        with self.lock:
+            self.sent.append(content)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [m for m in self.sent if m["type"] == kind]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def endpoint(fake: FakeLLMServer) -> str:
+    """A keyless endpoint on the loopback server; returns a model name for it."""
+    name = f"fake{uuid.uuid4().hex[:6]}"
+    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"])
+    return f"{name}:m"
+
+
+@pytest.fixture
+def panel() -> Iterator[tuple[RecordingModel, PanelController, SessionManager]]:
+    manager = SessionManager()
+    model = RecordingModel()
+    controller = PanelController(model, manager)
+    yield model, controller, manager
+    controller.close()
+    for tab in manager.tabs:
+        tab.close()
+
+
+def ask(controller: PanelController, **content: Any) -> None:
+    controller.handle(None, content)
+
+
+def rebuilt_text(model: RecordingModel, tab: str, turn: int) -> str:
+    """The answer as a front end rebuilds it from delta messages, checking every offset."""
+    text = ""
+    for message in model.of_type("deltas"):
+        for item in message["items"]:
+            if (item["tab"], item["turn"], item["channel"]) != (tab, turn, "text"):
+                continue
+            assert item["offset"] == len(text), "a delta skipped or repeated text"
+            text += item["text"]
+    return text
+
+
+def test_a_prompt_from_the_panel_streams_back_as_deltas_then_done(
+    fake: FakeLLMServer, endpoint: str, panel: Any
+) -> None:
+    model, controller, manager = panel
+    fake.add_reply([f"w{i} " for i in range(60)], delay_s=0.002)
+    ask(controller, type="new_tab", model=endpoint, id="r1")
+    opened = model.of_type("opened")[0]
+    assert opened["reply_to"] == "r1"
+    tab = manager.tab(opened["tab"])
+    ask(controller, type="send", tab=tab.id, prompt="count")
+    tab.last.settled.wait(WAIT)
+    wait_until(lambda: any(s["status"] == "done" for s in model.of_type("status")))
+    expected = "".join(f"w{i} " for i in range(60))
+    assert rebuilt_text(model, tab.id, 0) == expected
+    # The text is sent once: coalesced, not per token, and not again in a trait.
+    assert len(model.of_type("deltas")) < 60
+    statuses = [s["status"] for s in model.of_type("status")]
+    assert statuses == ["streaming", "done"]
+    wait_until(lambda: model.tabs and model.tabs[-1]["turns"][-1]["status"] == "done")
+    info = model.tabs[-1]["turns"][-1]
+    assert info["query"] == "count"
+    assert info["text_length"] == len(expected)
+    assert info["tokens_out"] == 60
+    assert "w0" not in repr(model.tabs), "an answer's text must not live in a trait"
+
+
+def test_sync_returns_the_latest_answer_and_every_earlier_one(
+    fake: FakeLLMServer, endpoint: str, panel: Any
+) -> None:
+    model, controller, manager = panel
+    tab = manager.new_tab("two turns", endpoint)
+    fake.add_reply("first answer")
+    fake.add_reply("second ünïcode 🦅 answer", reasoning="thinking")
+    tab.send("one").result(WAIT)
+    tab.send("two").result(WAIT)
+    ask(controller, type="sync", tab=tab.id, id=7)
+    snapshot = model.of_type("snapshot")[0]
+    assert snapshot["reply_to"] == 7
+    assert (snapshot["turn"], snapshot["status"]) == (1, "done")
+    assert snapshot["text"] == "second ünïcode 🦅 answer"
+    assert snapshot["reasoning"] == "thinking"
+    assert snapshot["past"] == [{"index": 0, "text": "first answer", "reasoning": ""}]
+
+
+def test_stop_from_the_panel_keeps_the_partial(
+    fake: FakeLLMServer, endpoint: str, panel: Any
+) -> None:
+    model, controller, manager = panel
+    tab = manager.new_tab("slow", endpoint)
+    fake.add_reply(Reply([f"w{i} " for i in range(300)], delay_s=0.01))
+    ask(controller, type="send", tab=tab.id, prompt="go")
+    wait_until(lambda: len(tab.text) > 10)
+    ask(controller, type="stop", tab=tab.id)
+    assert tab.last.settled.wait(WAIT)
+    assert tab.status == "stopped"
+    wait_until(lambda: any(s["status"] == "stopped" for s in model.of_type("status")))
+    assert rebuilt_text(model, tab.id, 0) == tab.text
+    assert 0 < len(tab.text) < len("".join(f"w{i} " for i in range(300)))
+
+
+def test_retry_resends_the_failed_prompt(fake: FakeLLMServer, endpoint: str, panel: Any) -> None:
+    model, controller, manager = panel
+    tab = manager.new_tab("flaky", endpoint)
+    fake.add_reply(status=400, error_message="bad things")
+    ask(controller, type="send", tab=tab.id, prompt="please")
+    assert tab.last.settled.wait(WAIT)
+    assert tab.status == "error"
+    wait_until(lambda: model.tabs and model.tabs[-1]["turns"][-1]["status"] == "error")
+    assert "bad things" in model.tabs[-1]["turns"][-1]["error"]
+    fake.add_reply("fine now")
+    ask(controller, type="retry", tab=tab.id)
+    assert tab.last.index == 1
+    assert tab.last.settled.wait(WAIT)
+    assert (tab.last.query, tab.text) == ("please", "fine now")
+
+
+def test_tab_list_follows_tabs_made_anywhere(endpoint: str, panel: Any) -> None:
+    model, controller, manager = panel
+    made_elsewhere = manager.new_tab("from code", endpoint)  # as %%llm or Session would
+    wait_until(lambda: any(t["id"] == made_elsewhere.id for t in model.tabs))
+    ask(controller, type="rename", tab=made_elsewhere.id, title="renamed")
+    wait_until(lambda: any(t["title"] == "renamed" for t in model.tabs))
+    ask(controller, type="new_tab", title="renamed")
+    wait_until(lambda: len(model.tabs) == 2)
+    assert sorted(t["title"] for t in model.tabs) == ["renamed", "renamed (2)"]
+    ask(controller, type="set_model", tab=made_elsewhere.id, model="anthropic:claude-haiku-4-5")
+    wait_until(lambda: any(t["model"].startswith("anthropic:") for t in model.tabs))
+    ask(controller, type="close", tab=made_elsewhere.id)
+    wait_until(lambda: [t["title"] for t in model.tabs] == ["renamed (2)"])
+    assert manager.find(made_elsewhere.id) is None
+
+
+def test_bad_requests_get_one_line_errors_with_the_fix(endpoint: str, panel: Any) -> None:
+    model, controller, manager = panel
+    tab = manager.new_tab("t", endpoint)
+    ask(controller, type="send", tab=tab.id, prompt="   ", id="a")
+    ask(controller, type="send", tab="nope", prompt="hi", id="b")
+    ask(controller, type="set_model", tab=tab.id, model="nosuch:model", id="c")
+    ask(controller, type="frobnicate", id="d")
+    errors = {e["reply_to"]: e["message"] for e in model.of_type("error")}
+    assert "empty" in errors["a"]
+    assert "No open tab 'nope'" in errors["b"]
+    assert "nosuch" in errors["c"]
+    assert "unknown request 'frobnicate'" in errors["d"]
+    assert all("\n" not in m for m in errors.values())
+
+
+def test_a_second_prompt_while_streaming_is_refused_not_lost(
+    fake: FakeLLMServer, endpoint: str, panel: Any
+) -> None:
+    model, controller, manager = panel
+    tab = manager.new_tab("busy", endpoint)
+    fake.add_reply(Reply([f"w{i} " for i in range(100)], delay_s=0.01))
+    ask(controller, type="send", tab=tab.id, prompt="one")
+    ask(controller, type="send", tab=tab.id, prompt="two", id="x")
+    [error] = model.of_type("error")
+    assert error["tab"] == tab.id
+    assert "still answering" in error["message"]
+    tab.stop()
+
+
+def test_a_compact_panel_sees_only_its_tab(fake: FakeLLMServer, endpoint: str) -> None:
+    manager = SessionManager()
+    mine, other = manager.new_tab("mine", endpoint), manager.new_tab("other", endpoint)
+    model = RecordingModel()
+    controller = PanelController(model, manager, only_tab=mine.id)
+    try:
+        fake.add_reply("for me")
+        mine.send("a").result(WAIT)
+        fake.add_reply("not for me")
+        other.send("b").result(WAIT)
+        wait_until(lambda: len(model.of_type("status")) >= 2)
+        time.sleep(0.1)
+        assert {m["tab"] for m in model.of_type("status")} == {mine.id}
+        assert [t["id"] for t in model.tabs] == [mine.id]
+        assert rebuilt_text(model, mine.id, 0) == "for me"
+    finally:
+        controller.close()
+
+
+@pytest.mark.keyring
+@pytest.mark.usefixtures("sandbox_keyring")
+def test_a_key_set_in_the_panel_goes_to_the_keyring_and_nowhere_else(
+    panel: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    model, controller, _ = panel
+    secret = f"sk-panel-{uuid.uuid4().hex}"
+    try:
+        ask(controller, type="set_key", provider="xai", key=secret, id="k")
+        [result] = model.of_type("key_result")
+        assert result["ok"], result["message"]
+        assert (result["key"], result["reply_to"]) == ("keyring", "k")
+        assert ipyllm.keys.get("xai") == secret
+        wait_until(lambda: any(p["name"] == "xai" and p["key"] == "keyring" for p in model.providers))
+    finally:
+        ask(controller, type="delete_key", provider="xai")
+    assert ipyllm.keys.get("xai") is None
+    assert model.of_type("key_result")[-1]["key"] == "missing"
+    wait_until(lambda: any(p["name"] == "xai" and p["key"] == "missing" for p in model.providers))
+    everything = repr((model.sent, model.tabs, model.providers)) + caplog.text
+    assert secret not in everything
+
+
+def test_a_failed_key_save_says_why_without_the_key(panel: Any) -> None:
+    model, controller, _ = panel
+    ask(controller, type="set_key", provider="nosuch", key="sk-abcdefghijklmnopqrstuvwxyz")
+    ask(controller, type="set_key", provider="openai", key="  ")
+    first, second = model.of_type("key_result")
+    assert not first["ok"] and "nosuch" in first["message"]
+    assert not second["ok"] and "empty" in second["message"]
+    assert "abcdefghijklmnop" not in repr(model.sent)
+
+
+def test_providers_trait_lists_every_provider_with_key_status(panel: Any) -> None:
+    model, _, _ = panel
+    by_name = {p["name"]: p for p in model.providers}
+    assert {"openai", "anthropic", "gemini", "ollama", "demo"} <= set(by_name)
+    assert by_name["ollama"]["key"] == "none"
+    assert by_name["openai"]["key"] in ("missing", "keyring")  # the env is cleared by conftest
+    assert "gpt-5-mini" in by_name["openai"]["models"]
+    assert model.default_model
