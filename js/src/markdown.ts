@@ -73,8 +73,10 @@ function decorateCodeBlock(code: HTMLElement): void {
   const button = doc.createElement("button");
   button.type = "button";
   button.className = COPY_CLASS;
-  button.textContent = "Copy";
+  // The label comes from CSS (data-state), so the answer's text stays the model's text.
+  button.dataset.state = "idle";
   button.title = "Copy code";
+  button.setAttribute("aria-label", "Copy code");
   pre.replaceWith(wrap);
   wrap.append(button, pre);
 }
@@ -87,8 +89,8 @@ export function handleCopyClick(event: Event): void {
   const code = button.parentElement?.querySelector("pre > code");
   const text = code?.textContent ?? "";
   void copyText(text, button.ownerDocument).then((ok) => {
-    button.textContent = ok ? "Copied" : "Copy failed";
-    setTimeout(() => (button.textContent = "Copy"), 1500);
+    button.dataset.state = ok ? "copied" : "failed";
+    setTimeout(() => (button.dataset.state = "idle"), 1500);
   });
 }
 

@@ -1,10 +1,15 @@
 // @vitest-environment jsdom
+import type { AnyModel } from "@anywidget/types";
 import { afterEach, describe, expect, it } from "vitest";
 import { createPanelWidget } from "../src/index.js";
-import type { TabInfo } from "../src/protocol.js";
+import type { TabInfo, WidgetModel } from "../src/protocol.js";
 import { deltas, FakeModel, PROVIDERS, tab, turn } from "./fakeModel.js";
 
 const cleanups: (() => void)[] = [];
+
+// Compile-time check: anywidget's model satisfies the subset the panel uses.
+const _modelFits = (m: AnyModel): WidgetModel => m;
+void _modelFits;
 
 function mount(traits: Record<string, unknown> = {}) {
   const model = new FakeModel({ providers: PROVIDERS, ...traits });
@@ -58,10 +63,10 @@ describe("full panel", () => {
     model.emit({ type: "snapshot", tab: "t2", turn: 1, status: "streaming", text: "Hi ", reasoning: "", past: [{ index: 0, text: "first", reasoning: "" }] });
     model.emit(deltas(["t2", 1, 3, "**there** 🦅"]));
     const answer = () => $("[data-testid=turn][data-turn='1'] [data-testid=answer]")!;
-    expect(answer().getAttribute("data-length")).not.toBe("13"); // not drawn before the frame
+    expect(answer().getAttribute("data-length")).not.toBe("14"); // not drawn before the frame
     await frame();
     expect(answer().textContent).toBe("Hi there 🦅");
-    expect(answer().getAttribute("data-length")).toBe("11");
+    expect(answer().getAttribute("data-length")).toBe("14"); // raw text "Hi **there** 🦅"
     expect(answer().querySelector("strong")?.textContent).toBe("there");
     expect(answer().querySelector(".ipyllm-cursor")).not.toBeNull();
     expect($("[data-testid=turn][data-turn='0'] [data-testid=answer]")?.textContent).toBe("first");
@@ -117,6 +122,18 @@ describe("full panel", () => {
     expect(model.sentOfType("send")).toHaveLength(1);
   });
 
+  it("with no tab open, a prompt opens one and is sent to it", () => {
+    const { $, model } = mount({ tabs: [] });
+    const prompt = $<HTMLTextAreaElement>("[data-testid=prompt]")!;
+    prompt.value = "hello";
+    key(prompt, "Enter");
+    const req = model.sent.at(-1)!;
+    expect(req.type).toBe("new_tab");
+    expect(model.sentOfType("send")).toHaveLength(0);
+    model.emit({ type: "opened", tab: "t5", reply_to: req.id });
+    expect(model.sentOfType("send")).toEqual([expect.objectContaining({ tab: "t5", prompt: "hello" })]);
+  });
+
   it("sends the checked tabs as context", async () => {
     const { $, model } = mount({ tabs: [tab("t1"), tab("t2")] });
     const boxes = [...$("[data-testid=context-picker]")!.querySelectorAll<HTMLInputElement>("input[type=checkbox]")];
@@ -133,8 +150,10 @@ describe("full panel", () => {
     $<HTMLButtonElement>("[data-testid=new-tab]")!.click();
     const req = model.sent.at(-1)!;
     expect(req.type).toBe("new_tab");
-    model.set("tabs", [tab("t1"), tab("t0")]); // an older id listed last would be shown anyway; reorder to test selection
+    // Listed first, so only the `opened` reply can make it the shown tab.
     model.set("tabs", [tab("t9"), tab("t1")]);
+    await frame();
+    expect($("[data-testid=tab][data-tab-id=t9]")?.getAttribute("aria-selected")).toBe("false");
     model.emit({ type: "opened", tab: "t9", reply_to: req.id });
     await frame();
     expect($("[data-testid=tab][data-tab-id=t9]")?.getAttribute("aria-selected")).toBe("true");
