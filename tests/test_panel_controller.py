@@ -224,6 +224,10 @@ def test_a_compact_panel_sees_only_its_tab(fake: FakeLLMServer, endpoint: str) -
         controller.close()
 
 
+def xai(model: RecordingModel) -> dict[str, Any]:
+    return next(p for p in model.providers if p["name"] == "xai")
+
+
 @pytest.mark.keyring
 @pytest.mark.usefixtures("sandbox_keyring")
 def test_a_key_set_in_the_panel_goes_to_the_keyring_and_nowhere_else(
@@ -237,12 +241,12 @@ def test_a_key_set_in_the_panel_goes_to_the_keyring_and_nowhere_else(
         assert result["ok"], result["message"]
         assert (result["key"], result["reply_to"]) == ("keyring", "k")
         assert ipyllm.keys.get("xai") == secret
-        wait_until(lambda: any(p["name"] == "xai" and p["key"] == "keyring" for p in model.providers))
+        wait_until(lambda: {"name": "xai", "key": "keyring"}.items() <= xai(model).items())
     finally:
         ask(controller, type="delete_key", provider="xai")
     assert ipyllm.keys.get("xai") is None
     assert model.of_type("key_result")[-1]["key"] == "missing"
-    wait_until(lambda: any(p["name"] == "xai" and p["key"] == "missing" for p in model.providers))
+    wait_until(lambda: xai(model)["key"] == "missing")
     everything = repr((model.sent, model.tabs, model.providers)) + caplog.text
     assert secret not in everything
 
@@ -252,8 +256,10 @@ def test_a_failed_key_save_says_why_without_the_key(panel: Any) -> None:
     ask(controller, type="set_key", provider="nosuch", key="sk-abcdefghijklmnopqrstuvwxyz")
     ask(controller, type="set_key", provider="openai", key="  ")
     first, second = model.of_type("key_result")
-    assert not first["ok"] and "nosuch" in first["message"]
-    assert not second["ok"] and "empty" in second["message"]
+    assert not first["ok"]
+    assert "nosuch" in first["message"]
+    assert not second["ok"]
+    assert "empty" in second["message"]
     assert "abcdefghijklmnop" not in repr(model.sent)
 
 
@@ -265,3 +271,32 @@ def test_providers_trait_lists_every_provider_with_key_status(panel: Any) -> Non
     assert by_name["openai"]["key"] in ("missing", "keyring")  # the env is cleared by conftest
     assert "gpt-5-mini" in by_name["openai"]["models"]
     assert model.default_model
+
+
+def test_a_one_turn_panel_lets_go_of_its_threads_once_the_turn_settles(
+    fake: FakeLLMServer, endpoint: str
+) -> None:
+    manager = SessionManager()
+    tab = manager.new_tab("cell", endpoint)
+    fake.add_reply(Reply(["one", " two", " three"], delay_s=0.01))
+    handle = tab.send("q")
+    model = RecordingModel()
+    controller = PanelController(model, manager, only_tab=tab.id, only_turn=0)
+    handle.result(WAIT)
+    wait_until(lambda: not controller.following)
+    flusher = controller.coalescer._thread
+    assert flusher is not None
+    assert not flusher.is_alive()
+    assert controller._sub.closed
+    assert model.of_type("status")[-1]["status"] == "done"
+    # The next turn of the tab is not this panel's business...
+    fake.add_reply("later")
+    tab.send("again").result(WAIT)
+    time.sleep(0.1)
+    assert all(m.get("turn", 0) == 0 for m in model.sent)
+    # ...and a panel made after its turn ended follows nothing, yet still answers a sync.
+    late = RecordingModel()
+    done = PanelController(late, manager, only_tab=tab.id, only_turn=0)
+    assert not done.following
+    done.handle(None, {"type": "sync", "tab": tab.id})
+    assert late.of_type("snapshot")[0]["past"][0]["text"] == "one two three"

@@ -52,6 +52,11 @@ def deltas_of(messages: list[dict[str, Any]], tab: str) -> list[dict[str, Any]]:
     ]
 
 
+def kind(comm_msg: dict[str, Any]) -> str | None:
+    """The ``type`` of a custom message (None for a trait update)."""
+    return comm_msg["data"].get("content", {}).get("type")
+
+
 def statuses_of(messages: list[dict[str, Any]], tab: str) -> list[str]:
     return [m["status"] for m in messages if m["type"] == "status" and m["tab"] == tab]
 
@@ -87,7 +92,7 @@ print("RESULT", json.dumps({"tab": tab.id}))
     assert (live.gaps, live.duplicates, live.overlaps) == (0, 0, 0)
     assert statuses_of(messages, info["tab"]) == ["streaming", "done"]
 
-    delta_msgs = [m for m in traffic if m.content["data"].get("content", {}).get("type") == "deltas"]
+    delta_msgs = [m for m in traffic if kind(m.content) == "deltas"]
     first, last = delta_msgs[0].at, delta_msgs[-1].at
     rate = (len(delta_msgs) - 1) / max(last - first, 1e-9)
     content_bytes = sum(m.content_bytes for m in traffic)

@@ -72,7 +72,6 @@ if TYPE_CHECKING:
     from . import keys
     from . import testing as testing
     from ._engine.provider import Provider
-    from ._panel.widget import ChatPanel, chat
     from ._errors import (
         AuthenticationError,
         BadRequestError,
@@ -93,6 +92,7 @@ if TYPE_CHECKING:
     from ._manager.batch import batch
     from ._manager.manager import history, manager, usage
     from ._manager.tab import Tab
+    from ._panel.widget import ChatPanel, chat
     from ._registry import configure, get_provider, register_endpoint
     from ._session import Session, default_model
     from ._types import Message, Options, Response

@@ -27,17 +27,21 @@ DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 def setup_cell(server: FakeLLMServer) -> str:
     """Kernel code: the fake server as endpoint ``fake``, the default model, the panel."""
     return (
-        "import os\nimport ipyllm\n"
-        f"ipyllm.register_endpoint('fake', {server.base_url('openai')!r}, models=['fake-model'])\n"
-        f"os.environ['IPYLLM_MODEL'] = {MODEL!r}\n"
-        "panel = ipyllm.chat()\n"
-    ) if not os.environ.get("TMP_WORKAROUND") else (
-        "import os\nimport ipyllm\n"
-        f"ipyllm.register_endpoint('fake', {server.base_url('openai')!r}, models=['fake-model'])\n"
-        f"os.environ['IPYLLM_MODEL'] = {MODEL!r}\n"
-        "ipyllm.manager().new_tab()\npanel = ipyllm.ChatPanel()\n"
-        "from IPython.display import display as _d\n"
-        "_b, _m = panel._repr_mimebundle_(); _d(_b, metadata=_m, raw=True)\n"
+        (
+            "import os\nimport ipyllm\n"
+            f"ipyllm.register_endpoint('fake', {server.base_url('openai')!r}, models=['fake-model'])\n"
+            f"os.environ['IPYLLM_MODEL'] = {MODEL!r}\n"
+            "panel = ipyllm.chat()\n"
+        )
+        if not os.environ.get("TMP_WORKAROUND")
+        else (
+            "import os\nimport ipyllm\n"
+            f"ipyllm.register_endpoint('fake', {server.base_url('openai')!r}, models=['fake-model'])\n"
+            f"os.environ['IPYLLM_MODEL'] = {MODEL!r}\n"
+            "ipyllm.manager().new_tab()\npanel = ipyllm.ChatPanel()\n"
+            "from IPython.display import display as _d\n"
+            "_b, _m = panel._repr_mimebundle_(); _d(_b, metadata=_m, raw=True)\n"
+        )
     )
 
 

@@ -68,8 +68,12 @@ class Subscription:
         self._bridge.close()
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait until everything queued before :meth:`close` was delivered."""
-        self._thread.join(timeout)
+        """Wait until everything queued before :meth:`close` was delivered.
+
+        Called from the callback itself, it returns at once.
+        """
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def _deliver(self) -> None:
         bridge = self._bridge

@@ -43,14 +43,26 @@ class _RefreshProviders:
 
 
 class PanelController:
-    """Connects one panel widget to the manager; ``only_tab`` restricts it to one tab."""
+    """Connects one panel widget to the manager.
+
+    ``only_tab`` restricts it to one tab, and ``only_turn`` to one turn of
+    that tab: such a panel (the live output of one ``%%llm`` cell) stops
+    following the manager once its turn has settled, so a notebook of many
+    cells keeps no thread per finished answer.
+    """
 
     def __init__(
-        self, model: PanelModel, manager: SessionManager, only_tab: str | None = None
+        self,
+        model: PanelModel,
+        manager: SessionManager,
+        only_tab: str | None = None,
+        only_turn: int | None = None,
     ) -> None:
         self.model = model
         self.manager = manager
         self.only_tab = only_tab
+        self.only_turn = only_turn if only_tab is not None else None
+        self.following = True
         self.coalescer = DeltaCoalescer(self._send)
         self._actions: dict[str, Callable[[Json], Json | None]] = {
             "sync": self._sync,
@@ -69,12 +81,24 @@ class PanelController:
         # Subscribed after the first refresh: a change in between arrives as an
         # event and refreshes again; nothing is missed.
         self._sub = manager.subscribe(self._on_event)
+        if self._turn_settled():
+            self.close()  # shown after the fact: nothing more will come
 
     def close(self) -> None:
-        """Stop following the manager; send what is pending."""
+        """Stop following the manager; send what is pending. Safe from any thread."""
+        self.following = False
         self.manager.unsubscribe(self._sub)
         self._sub.join(2.0)
         self.coalescer.close()
+
+    def _turn_settled(self) -> bool:
+        if self.only_turn is None or self.only_tab is None:
+            return False
+        tab = self.manager.find(self.only_tab)
+        if tab is None:
+            return True
+        turns = tab.turns
+        return self.only_turn < len(turns) and turns[self.only_turn].settled.is_set()
 
     # ---- the delivery thread: tab events in, messages and traits out -----------
 
@@ -89,9 +113,13 @@ class PanelController:
         if isinstance(event, TabsChanged):
             self.refresh_tabs()
             return
+        if self.only_turn is not None and event.turn != self.only_turn:
+            return
         self.coalescer.push(event)
         if isinstance(event, TabStatus):
             self.refresh_tabs()  # the turn list and its metadata changed
+            if event.status != "streaming" and self.only_turn is not None:
+                self.close()
 
     def refresh_tabs(self) -> None:
         """Set the ``tabs`` trait from the manager (delivery thread, or before subscribing)."""

@@ -67,7 +67,9 @@ class ChatPanel(anywidget.AnyWidget):
             **kwargs,
         )
         self._shown_by_chat: int | None = None  # the cell in which chat() displayed it
-        self._controller = PanelController(self, mgr, only_tab=shown.id if shown else None)
+        self._controller = PanelController(
+            self, mgr, only_tab=shown.id if shown else None, only_turn=turn
+        )
         self.on_msg(self._controller.handle)
         _honor_frontend_subshell(self.comm)
 
