@@ -188,6 +188,7 @@ def test_reload_mid_stream_ends_with_the_exact_text(
     turn = panel.locator("[data-testid=turn]").last
     expect(turn).to_be_visible()
     seen_streaming = turn.get_attribute("data-status") == "streaming"
+    print("RELOAD MARGIN", answer_length(turn), len(text))
     expect_answer(turn, text)
     assert len(completions(fake)) == 1, "the reload sent the prompt again"
     # Otherwise the test only proved the snapshot of a finished turn.
@@ -202,7 +203,7 @@ def test_second_display_shows_the_same_conversation(
 ) -> None:
     text = words(120)
     fake.add_reply(Reply(text, delay_s=0.03))  # ~3.6 s
-    panel = open_panel(lab, notebook, "twice.ipynb", [setup_cell(fake), "panel"])
+    panel = open_panel(lab, notebook, "twice.ipynb", [setup_cell(fake), "_d(_b, metadata=_m, raw=True)" if os.environ.get("TMP_WORKAROUND") else "panel"])
 
     turn = send(panel, "Count for both views")
     wait_for_length(notebook.page, turn, 100)

@@ -93,7 +93,10 @@ class ChatPanel(anywidget.AnyWidget):
             self._shown_by_chat = None
             return
 
-        display(self._repr_mimebundle_(**kwargs), raw=True)  # type: ignore[no-untyped-call]
+        bundle = self._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            data, metadata = bundle
+            display(data, metadata=metadata, raw=True)  # type: ignore[no-untyped-call]
 
 
 def _honor_frontend_subshell(comm: object) -> None:
