@@ -1,6 +1,6 @@
 /** One conversation turn: query, reasoning, streamed markdown answer, error line, footer. */
 import { h, setAttr, setText } from "./dom.js";
-import { formatCost, formatCount, formatSeconds } from "./format.js";
+import { DASH, formatCost, formatCount, formatSeconds } from "./format.js";
 import { handleCopyClick, renderMarkdown } from "./markdown.js";
 import type { TurnInfo } from "./protocol.js";
 
@@ -125,8 +125,10 @@ function placeCursor(doc: Document, answer: HTMLElement): void {
 }
 
 function footerText(t: TurnInfo, status: string): string {
+  // Figures arrive when the turn settles; while it streams they would all be dashes.
+  if (status === "streaming") return `${t.model || DASH} · answering…`;
   const parts = [
-    t.model || "—",
+    t.model || DASH,
     `${formatCount(t.tokens_in)} in / ${formatCount(t.tokens_out)} out tokens`,
     formatCost(t.cost),
     `first token ${formatSeconds(t.ttft_s)}`,

@@ -90,7 +90,10 @@ describe("full panel", () => {
     expect(footer).toContain("10 in / 20 out");
     expect(footer).toContain("$0.001235");
     expect(footer).toContain("0.42 s");
-    expect($("[data-testid=turn][data-turn='1'] [data-testid=footer]")?.textContent).toContain("—");
+    // The streaming turn has no figures yet: it says so instead of showing dashes.
+    expect($("[data-testid=turn][data-turn='1'] [data-testid=footer]")?.textContent).toBe(
+      "openai:gpt-4o-mini · answering…",
+    );
   });
 
   it("turns Send into Stop while the shown tab streams", async () => {
