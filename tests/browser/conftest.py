@@ -3,7 +3,11 @@
 ``lab`` is a :class:`~labdriver.LabServer` (kernels get a throwaway ``IPYLLM_HOME``, no
 provider keys, and the keyring of ``scripts/with-keyring.sh``); ``page`` is a fresh
 browser context per test, and ``notebook`` wraps it in a :class:`~labdriver.NotebookPage`.
-A failing test leaves a screenshot and the browser console in its ``tmp_path``.
+Each test leaves the browser console in ``tmp_path/console.txt``; a failing one also a
+screenshot, ``failure.png``.
+
+``IPYLLM_SCREENSHOTS=1`` makes ``test_panel.py::test_screenshots`` write the panel's
+screenshots into docs/images (otherwise they go to its ``tmp_path``).
 
 Without ``/usr/bin/chromium`` every test here is skipped, unless ``IPYLLM_REQUIRE_BROWSER=1``
 (then they fail). Install it with ``apt-get install -y chromium``; no ``playwright install``.
@@ -16,8 +20,9 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from labdriver import LabServer, NotebookPage
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from .labdriver import LabServer, NotebookPage
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -69,9 +74,13 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.fixture(scope="session")
+# Both are package-scoped, not session-scoped: while Playwright's sync API is started, the
+# main thread has a running asyncio loop, and `asyncio.run` in any later test would fail.
+
+
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """One ``jupyter lab`` for the run, stopped (with its kernels) at the end."""
+    """One ``jupyter lab`` for these tests, stopped (with its kernels) after the last."""
     server = LabServer(tmp_path_factory.mktemp("lab"))
     try:
         yield server
@@ -79,7 +88,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Headless Debian chromium through Playwright's sync API."""
     if not CHROMIUM.exists():
@@ -106,6 +115,7 @@ def page(
     try:
         yield pg
     finally:
+        (tmp_path / "console.txt").write_text("\n".join(console))
         if request.node.stash.get(_FAILED, False):
             shot = tmp_path / "failure.png"
             try:
@@ -113,7 +123,6 @@ def page(
                 print(f"\nscreenshot: {shot}")
             except Exception as exc:  # the page may be gone; the report matters more
                 print(f"\nno screenshot: {exc}")
-            (tmp_path / "console.txt").write_text("\n".join(console))
             print(f"browser console: {tmp_path / 'console.txt'}")
             print(f"jupyter lab log ({lab.log_path}), last lines:\n{lab.log_tail(20)}")
         context.close()

@@ -97,8 +97,8 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:
-    # Runs in the child before exec: if pytest dies without tearing down, the kernel
-    # sends the server SIGTERM, which shuts down its kernels.
+    # Runs in the child before exec: if pytest dies without tearing down, Linux sends
+    # the server SIGTERM, and the server shuts down its Jupyter kernels.
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from labdriver import LabServer, NotebookPage, output_texts
 from playwright.sync_api import expect
+
+from .labdriver import LabServer, NotebookPage, output_texts
 
 pytestmark = pytest.mark.browser
 
