@@ -42,6 +42,21 @@ def setup(fe: Frontend, server: FakeLLMServer, code: str) -> Any:
     )
 
 
+def compact_panel(fe: Frontend, server: FakeLLMServer, title: str) -> tuple[str, str]:
+    """A new tab on the fake server and a compact panel on it; its comm id and tab id."""
+    info = setup(
+        fe,
+        server,
+        f"""
+tab = m.new_tab({title!r}, model="fake:m")
+panel = ipyllm.ChatPanel(tab=tab, compact=True)
+print("RESULT", json.dumps({{"tab": tab.id}}))
+""",
+    )
+    [comm] = fe.widget_comms()
+    return comm, info["tab"]
+
+
 def deltas_of(messages: list[dict[str, Any]], tab: str) -> list[dict[str, Any]]:
     return [
         item
@@ -67,30 +82,21 @@ def test_a_20000_character_answer_costs_its_bytes_and_few_messages(
     pieces = [f"{i % 10000:04d} " for i in range(4000)]  # 4,000 tokens, 5 characters each
     answer = "".join(pieces)
     fake.add_reply(Reply(pieces, delay_s=0.001))
-    info = setup(
-        frontend,
-        fake,
-        """
-tab = m.new_tab("long", model="fake:m")
-panel = ipyllm.ChatPanel(tab=tab, compact=True)
-print("RESULT", json.dumps({"tab": tab.id}))
-""",
-    )
-    [comm] = frontend.widget_comms()
+    comm, tab = compact_panel(frontend, fake, "long")
     start = time.monotonic()
-    frontend.custom(comm, {"type": "send", "tab": info["tab"], "prompt": "count"})
+    frontend.custom(comm, {"type": "send", "tab": tab, "prompt": "count"})
     received = lambda: list(frontend.received(comm, start))  # noqa: E731
-    frontend.wait_for(lambda: "done" in statuses_of(received(), info["tab"]), what="done")
+    frontend.wait_for(lambda: "done" in statuses_of(received(), tab), what="done")
 
     traffic = frontend.comm_traffic(comm, start)
     messages = received()
-    items = deltas_of(messages, info["tab"])
+    items = deltas_of(messages, tab)
     live = LiveText()
     for item in items:
         live.apply(item["offset"], item["text"])
     assert live.text == answer
     assert (live.gaps, live.duplicates, live.overlaps) == (0, 0, 0)
-    assert statuses_of(messages, info["tab"]) == ["streaming", "done"]
+    assert statuses_of(messages, tab) == ["streaming", "done"]
 
     delta_msgs = [m for m in traffic if kind(m.content) == "deltas"]
     first, last = delta_msgs[0].at, delta_msgs[-1].at
@@ -204,17 +210,7 @@ def test_stop_reaches_the_kernel_while_a_cell_is_busy_over_a_subshell(
     frontend: Frontend, fake: FakeLLMServer
 ) -> None:
     fake.add_reply(Reply([f" s{i}" for i in range(1000)], delay_s=0.01))  # ~10 s
-    info = setup(
-        frontend,
-        fake,
-        """
-tab = m.new_tab("busy", model="fake:m")
-panel = ipyllm.ChatPanel(tab=tab, compact=True)
-print("RESULT", json.dumps({"tab": tab.id}))
-""",
-    )
-    [comm] = frontend.widget_comms()
-    tab = info["tab"]
+    comm, tab = compact_panel(frontend, fake, "busy")
     # JupyterLab 4.6 sends widget messages on a kernel subshell; do the same.
     request = frontend.kc.session.msg("create_subshell_request", {})
     frontend.kc.control_channel.send(request)
