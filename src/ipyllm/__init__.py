@@ -98,6 +98,13 @@ if TYPE_CHECKING:
     from ._types import Message, Options, Response
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext ipyllm``: register the ``%%llm`` cell magic and the ``%llm`` commands."""
+    from ._magic import load
+
+    load(ipython)
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         module = importlib.import_module(f".{name}", __name__)

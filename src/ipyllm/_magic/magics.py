@@ -1,0 +1,136 @@
+"""``LLMMagics``: the ``%%llm`` cell magic and the ``%llm`` line commands.
+
+Loading it imports only IPython's magic machinery; HTTP, the keyring, widgets
+and SQLite load when a cell first needs them.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Unicode, observe
+
+from .cell import CellOptions, MagicState, run_cell
+
+_HELP = """Ask an LLM from a cell, or manage keys, models and tabs.
+
+Cell magic, the cell body is the prompt::
+
+    %%llm [MODEL] [options]
+    Explain {df.shape} in one sentence.
+
+MODEL is ``provider:model`` (``anthropic:claude-sonnet-4-5``) or a provider
+name for its default model. By default every ``%%llm`` cell continues one
+conversation (the tab ``llm``); ``-t NAME`` uses another tab (shared with the
+chat panel and ``Session(tab=NAME)``), ``--new`` starts afresh.
+
+``{name}``, ``{obj.attr}``, ``{items[0]}``, ``{In[3]}`` and ``{Out[3]}`` are
+replaced by the values of existing notebook variables; any other braces
+(JSON, code, ``{}``) stay as typed; ``{{name}}`` keeps ``{name}`` literally.
+
+Line commands::
+
+    %llm keys                  providers and where their key comes from
+    %llm keys set PROVIDER     store a key in the OS keyring (hidden prompt)
+    %llm keys delete PROVIDER  remove it
+    %llm models [PROVIDER]     known models (and the live list of PROVIDER)
+    %llm providers             base URLs, key status, local servers reachable
+    %llm default [MODEL]       show or set the model of new %%llm tabs
+    %llm config PROVIDER base_url=URL [default_model=M] [models=a,b]
+    %llm tabs                  open tabs (* = the one %%llm continues)
+    %llm stop [TAB]            stop an answer (all, with no TAB)
+    %llm usage                 tokens and cost by tab and model
+    %llm history [SEARCH]      past turns, newest first
+    %llm chat                  open the chat panel
+
+The default model is also ``%config LLMMagics.default_model = "…"`` (or
+``c.LLMMagics.default_model`` in ipython_config.py), then ``IPYLLM_MODEL``.
+"""
+
+
+@magics_class
+class LLMMagics(Magics):
+    """The ``%%llm`` / ``%llm`` magics; ``%load_ext ipyllm`` registers them."""
+
+    default_model = Unicode(
+        None, allow_none=True, help="Model of new %%llm tabs, as 'provider:model'."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.state = MagicState(default_model=self.default_model)
+
+    @observe("default_model")
+    def _default_model_changed(self, change: dict[str, Any]) -> None:
+        self.state.default_model = change["new"]
+
+    @magic_arguments()
+    @argument("model", nargs="?", help="provider:model, or a provider for its default model")
+    @argument("-t", "--tab", help="continue this tab (created if new)")
+    @argument("--new", action="store_true", help="start a fresh default tab")
+    @argument("-c", "--context", help="other tabs to include as context: TAB[,TAB…]")
+    @argument("-s", "--system", help="system prompt")
+    @argument("-T", "--temperature", type=float, help="sampling temperature")
+    @argument("-n", "--max-tokens", type=int, help="most output tokens")
+    @argument("--base-url", help="send to this base URL (an OpenAI-compatible proxy, …)")
+    @argument(
+        "-f",
+        "--format",
+        default="markdown",
+        choices=["markdown", "text", "code", "json", "html"],
+        help="how to show the answer; code and json also shape what -o receives",
+    )
+    @argument("-o", "--output", help="store the Response (code: the code; json: the value)")
+    @argument("--bg", action="store_true", help="return at once; the answer keeps streaming")
+    @argument("--no-interpolate", action="store_true", help="send {braces} as typed")
+    @line_cell_magic
+    def llm(self, line: str, cell: str | None = None) -> Any:
+        if cell is None:
+            return self._command(line)
+        args = parse_argstring(self.llm, line)
+        opts = CellOptions(
+            model=args.model,
+            tab=args.tab,
+            new=args.new,
+            context=[c.strip() for c in (args.context or "").split(",") if c.strip()],
+            system=args.system,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            base_url=args.base_url,
+            format=args.format,
+            output=args.output,
+            background=args.bg,
+            interpolate=not args.no_interpolate,
+        )
+        if opts.output and not opts.output.isidentifier():
+            raise UsageError(f"-o needs a variable name, not {opts.output!r}.")
+        run_cell(self.shell, opts, cell, self.state)
+        return None
+
+    llm.__doc__ = _HELP + "\n" + (llm.__doc__ or "")
+
+    def _command(self, line: str) -> Any:
+        from .._errors import LLMError, redact
+        from .commands import COMMANDS
+
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"Cannot parse {line!r}: {exc}.") from None
+        if not words:
+            raise UsageError("Say what to do: %llm keys | models | providers | tabs | … (%llm?)")
+        name, args = words[0], words[1:]
+        command = COMMANDS.get(name)
+        if command is None:
+            raise UsageError(
+                f"Unknown command '%llm {name}'; use one of {', '.join(COMMANDS)} "
+                "(a prompt goes in a %%llm cell)."
+            )
+        try:
+            return command(self.shell, args, self.state)
+        except LLMError as exc:
+            raise UsageError(redact(str(exc))) from None

@@ -1,0 +1,88 @@
+"""A finished ``%%llm`` answer as static output: what a saved notebook shows with no kernel.
+
+nbviewer, GitHub and ``jupyter nbconvert`` render these bundles without the
+widget: the answer as Markdown (or code, JSON, HTML), reasoning in a
+collapsed ``<details>``, and a one-line footer.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from .._manager.turn import Turn
+
+FORMATS = ("markdown", "text", "code", "json", "html")
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
+
+
+def extract_code(text: str) -> str:
+    """The first fenced code block of ``text``, or the whole text if it has none."""
+    match = _FENCE.search(text)
+    return (match.group(1) if match else text).strip("\n")
+
+
+def parse_json(text: str) -> Any:
+    """``text`` (maybe inside a fenced block) parsed as JSON; raises ``ValueError``."""
+    return json.loads(extract_code(text))
+
+
+def footer(turn: Turn) -> str:
+    """``model · 12 in / 340 out tokens · $0.0012 · first token 0.41 s · total 3.2 s``."""
+    parts = [turn.answered_by or turn.model]
+    if turn.tokens_in is not None or turn.tokens_out is not None:
+        parts.append(f"{_count(turn.tokens_in)} in / {_count(turn.tokens_out)} out tokens")
+    if turn.cost is not None:
+        parts.append(f"${turn.cost:.4g}")
+    if turn.ttft_s is not None:
+        parts.append(f"first token {turn.ttft_s:.2f} s")
+    if turn.elapsed_s is not None:
+        parts.append(f"total {turn.elapsed_s:.2f} s")
+    if turn.status == "stopped":
+        parts.append("stopped")
+    elif turn.status == "error":
+        parts.append("failed")
+    return " · ".join(parts)
+
+
+def bundle(turn: Turn, fmt: str) -> dict[str, Any]:
+    """The display bundle of a settled turn in format ``fmt``."""
+    text = turn.text
+    foot = footer(turn)
+    if fmt == "text":
+        return {"text/plain": f"{text}\n\n[{foot}]" if text else f"[{foot}]"}
+    # Short: the answer is in the rich part already; sending it twice costs bytes.
+    plain = f"<answer: {len(text)} characters; {foot}>"
+    if fmt == "html" and turn.status == "done":
+        return {"text/html": f"{text}\n<p><small>{html.escape(foot)}</small></p>"}
+    parts = []
+    if turn.reasoning:
+        parts.append(
+            "<details><summary>Reasoning</summary>\n\n"
+            + _quote(turn.reasoning)
+            + "\n\n</details>\n"
+        )
+    if fmt == "code" and turn.status == "done":
+        parts.append(f"```\n{extract_code(text)}\n```")
+    elif fmt == "json" and turn.status == "done":
+        try:
+            pretty = json.dumps(parse_json(text), indent=2, ensure_ascii=False)
+            parts.append(f"```json\n{pretty}\n```")
+        except ValueError:
+            parts.append(text)
+    else:
+        parts.append(text)
+    if turn.error:
+        parts.append(f"\n**Error:** {turn.error}")
+    parts.append(f"\n<small>{html.escape(foot)}</small>")
+    return {"text/markdown": "\n".join(parts), "text/plain": plain}
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else str(n)
