@@ -39,6 +39,7 @@ class Frontend:
         self.kc: BlockingKernelClient
         self.km, self.kc = start_new_kernel(kernel_name="python3", startup_timeout=60, env=env)
         self.messages: list[IOPubMessage] = []
+        self._replies: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._record, daemon=True)
@@ -96,6 +97,14 @@ class Frontend:
         lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
         assert lines, f"no RESULT line in:\n{out}"
         return json.loads(lines[-1][len("RESULT ") :])
+
+    def shell_replies(self) -> list[dict[str, Any]]:
+        """Every shell-channel reply received so far (execute replies and others)."""
+        while True:
+            try:
+                self._replies.append(self.kc.get_shell_msg(timeout=0.01))
+            except Exception:  # queue.Empty
+                return list(self._replies)
 
     # ---- widgets ---------------------------------------------------------------
 

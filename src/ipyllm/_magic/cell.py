@@ -70,6 +70,8 @@ def choose_tab(opts: CellOptions, state: MagicState) -> Tab:
     with state.lock:
         tab = mgr.find(state.default_tab) if state.default_tab else None
         if tab is None or opts.new:
+            if tab is not None and not opts.model:
+                model = tab.model  # a fresh conversation, with the model in use
             tab = mgr.new_tab(DEFAULT_TAB_TITLE, model=model)
             state.default_tab = tab.id
         return tab
@@ -77,6 +79,7 @@ def choose_tab(opts: CellOptions, state: MagicState) -> Tab:
 
 def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> None:
     """Run one ``%%llm`` cell in ``shell``."""
+    body = body.strip("\n").rstrip()  # the cell's trailing newline is not part of the prompt
     prompt = interpolate(body, shell.user_ns) if opts.interpolate else body
     if not prompt.strip():
         raise UsageError("The cell is empty: write the prompt below the %%llm line.")

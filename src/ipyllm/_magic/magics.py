@@ -11,7 +11,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Unicode, observe
 
 from .cell import CellOptions, MagicState, run_cell
@@ -50,6 +50,13 @@ Line commands::
 The default model is also ``%config LLMMagics.default_model = "…"`` (or
 ``c.LLMMagics.default_model`` in ipython_config.py), then ``IPYLLM_MODEL``.
 """
+
+
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"Cannot parse {line!r}: {exc} (check the quotes).") from None
 
 
 @magics_class
@@ -91,7 +98,8 @@ class LLMMagics(Magics):
     def llm(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
             return self._command(line)
-        args = parse_argstring(self.llm, line)
+        # shlex, not IPython's parse_argstring: that one keeps the quotes in -s "Be brief."
+        args = self.llm.parser.parse_args(_split(line))
         opts = CellOptions(
             model=args.model,
             tab=args.tab,
@@ -117,10 +125,7 @@ class LLMMagics(Magics):
         from .._errors import LLMError, redact
         from .commands import COMMANDS
 
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"Cannot parse {line!r}: {exc}.") from None
+        words = _split(line)
         if not words:
             raise UsageError("Say what to do: %llm keys | models | providers | tabs | … (%llm?)")
         name, args = words[0], words[1:]
