@@ -98,8 +98,9 @@ def test_bad_options_are_one_line_usage_errors(ip: InteractiveShell, model: str)
 
 
 class Frame:
-    shape = (3, 4)
-    rows = ["first", "second"]
+    def __init__(self) -> None:
+        self.shape = (3, 4)
+        self.rows = ["first", "second"]
 
 
 def test_interpolation_replaces_existing_names_and_leaves_other_braces() -> None:
@@ -136,7 +137,8 @@ def test_cells_interpolate_notebook_values_unless_told_not_to(
     ip.run_cell("1 + 1")
     fake.add_reply("ok")
     fake.add_reply("ok")
-    body = 'About {topic}: {"limit": {topic}} and {Out[%d]} {{topic}}' % (ip.execution_count - 1)
+    out = f"{{Out[{ip.execution_count - 1}]}}"
+    body = 'About {topic}: {"limit": {topic}} and ' + out + " {{topic}}"
     assert cell(ip, model, body).success
     assert last_prompt(fake) == 'About pelicans: {"limit": pelicans} and 2 {topic}'
     assert cell(ip, f"{model} --no-interpolate", body).success
