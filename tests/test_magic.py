@@ -5,6 +5,7 @@ and tabs shared with ``Session``."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -38,6 +39,17 @@ def ip(shell: InteractiveShell) -> Iterator[InteractiveShell]:
     yield shell
     for tab in ipyllm.manager().tabs:
         tab.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_provider_settings() -> Iterator[None]:
+    """``%llm config`` and ``configure`` change process-wide settings: undo them."""
+    from ipyllm import _registry
+
+    saved = {name: dict(settings) for name, settings in _registry._overrides.items()}
+    yield
+    _registry._overrides.clear()
+    _registry._overrides.update(saved)
 
 
 @pytest.fixture
@@ -199,11 +211,8 @@ def test_a_401_is_one_line_with_the_fix(
     secret = "sk-magic-test-0123456789abcdef"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     ipyllm.configure("openai", base_url=fake.base_url("openai"))
-    try:
-        fake.add_reply(status=401, error_message="Incorrect API key provided")
-        message = one_line(usage_error(cell(ip, "openai:gpt-5-mini", "hi")))
-    finally:
-        ipyllm.configure("openai", base_url="https://api.openai.com/v1")
+    fake.add_reply(status=401, error_message="Incorrect API key provided")
+    message = one_line(usage_error(cell(ip, "openai:gpt-5-mini", "hi")))
     assert "Incorrect API key" in message
     assert "OPENAI_API_KEY" in message or "keys" in message
     assert secret not in message
@@ -328,3 +337,46 @@ def test_load_ext_loads_nothing_heavy() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_models_providers_and_history_commands(
+    ip: InteractiveShell, fake: FakeLLMServer, model: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.models = ["served-1", "served-2"]
+    provider = model.split(":")[0]
+    ipyllm.configure("ollama", base_url=fake.base_url("ollama"))
+    capsys.readouterr()
+    ip.run_line_magic("llm", f"models {provider}")
+    ip.run_line_magic("llm", "providers")
+    out = capsys.readouterr().out
+    assert f"{provider} (live): served-1, served-2" in out
+    ollama = next(line for line in out.splitlines() if line.startswith("ollama "))
+    assert fake.base_url("ollama") in ollama
+    assert ollama.rstrip().endswith("yes")  # the local server answered
+    lmstudio = next(line for line in out.splitlines() if line.startswith("lmstudio "))
+    assert lmstudio.rstrip().endswith("no")  # nothing listens on its port here
+    fake.add_reply("a findable answer")
+    cell(ip, model, "zebra-question")
+    past = ip.run_line_magic("llm", "history zebra-question")
+    assert "zebra-question" in repr(past)
+
+
+@pytest.mark.keyring
+@pytest.mark.usefixtures("sandbox_keyring")
+def test_keys_set_and_delete_go_through_the_keyring(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = f"sk-magic-{uuid.uuid4().hex}"
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": secret)
+    try:
+        ip.run_line_magic("llm", "keys set fireworks")
+        assert ipyllm.keys.get("fireworks") == secret
+        ip.run_line_magic("llm", "keys")
+    finally:
+        ip.run_line_magic("llm", "keys delete fireworks")
+    out = capsys.readouterr().out
+    assert "Saved the fireworks key in the OS keyring (keyring now)." in out
+    assert "Deleted the fireworks key from the OS keyring (missing now)." in out
+    assert re.search(r"^fireworks\s+keyring$", out, re.MULTILINE)
+    assert secret not in out
+    assert ipyllm.keys.get("fireworks") is None
