@@ -242,3 +242,22 @@ def test_stop_reaches_the_kernel_while_a_cell_is_busy_over_a_subshell(
     assert not idle, "the stop waited for the busy cell"
     assert took < 2.0, f"the stop took {took:.2f} s"
     assert fake.wait_for_disconnect(5), "the provider's stream was not closed"
+
+
+def test_a_panel_carries_a_small_loader_and_the_bundle_comes_once_on_request(
+    frontend: Frontend, fake: FakeLLMServer
+) -> None:
+    from ipyllm._panel.assets import STATIC
+
+    compact_panel(frontend, fake, "small")
+    [opened] = [m for m in frontend.snapshot() if m.msg_type == "comm_open"
+                and m.content["data"]["state"].get("_model_name") == "AnyModel"]  # fmt: skip
+    bundle = (STATIC / "chat.js").read_text()
+    assert opened.content_bytes < 6_000, "the widget carries the whole bundle"
+    assert len(bundle) > 100_000
+    [comm] = frontend.widget_comms()
+    frontend.custom(comm, {"type": "esm"})
+    frontend.wait_for(lambda: any(m["type"] == "esm" for m in frontend.received(comm)))
+    reply = next(m for m in frontend.received(comm) if m["type"] == "esm")
+    assert reply["code"] == bundle
+    assert reply["css"] == (STATIC / "chat.css").read_text()

@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 
 import ipyllm
 from ipyllm._errors import LLMError
-from ipyllm._panel import widget
+from ipyllm._panel import assets
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -66,7 +66,7 @@ def test_a_compact_panel_needs_a_tab() -> None:
 def test_a_missing_front_end_says_how_to_build_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(widget, "STATIC", tmp_path)
+    monkeypatch.setattr(assets, "STATIC", tmp_path)
     with pytest.raises(LLMError, match=r"npm ci && npm run build"):
         ipyllm.ChatPanel()
 

@@ -65,6 +65,7 @@ class PanelController:
         self.following = True
         self.coalescer = DeltaCoalescer(self._send)
         self._actions: dict[str, Callable[[Json], Json | None]] = {
+            "esm": self._esm,
             "sync": self._sync,
             "send": self._send_prompt,
             "stop": self._stop,
@@ -168,6 +169,11 @@ class PanelController:
 
     def _tab(self, content: Json) -> Tab:
         return self.manager.tab(str(content.get("tab", "")))
+
+    def _esm(self, content: Json) -> Json:
+        from .assets import bundle
+
+        return {"type": "esm", **bundle()}
 
     def _sync(self, content: Json) -> Json:
         snapshot, past = self._tab(content).answers()

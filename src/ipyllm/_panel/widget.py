@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -11,18 +10,8 @@ import traitlets
 from .._errors import LLMError
 from .._manager.manager import SessionManager, manager
 from .._manager.tab import Tab
+from . import assets
 from .controller import PanelController
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
-
-
-def _check_bundle(path: Path) -> None:
-    if not path.is_file():
-        raise LLMError(
-            f"The chat panel's front end ({path}) is missing: this copy of ipyllm was "
-            "installed without building it. Run `pip install -e .` in the clone (it needs "
-            "Node.js), or `cd js && npm ci && npm run build`."
-        )
 
 
 class ChatPanel(anywidget.AnyWidget):
@@ -35,9 +24,10 @@ class ChatPanel(anywidget.AnyWidget):
     ``display(panel)``; every display shows the same, complete conversation.
     """
 
-    # Paths: anywidget reads them, and watches them under ANYWIDGET_HMR=1.
-    _esm = STATIC / "chat.js"
-    _css = STATIC / "chat.css"
+    # Paths, so that anywidget watches them under ANYWIDGET_HMR=1; otherwise each
+    # instance carries the small loader instead (see assets.py).
+    _esm = assets.STATIC / "chat.js"
+    _css = assets.STATIC / "chat.css"
 
     tabs = traitlets.List(traitlets.Dict()).tag(sync=True)
     providers = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -59,7 +49,10 @@ class ChatPanel(anywidget.AnyWidget):
         shown = mgr.tab(tab) if tab is not None else None
         if compact and shown is None:
             raise LLMError("A compact panel shows one tab: pass tab=<Tab or its title>.")
-        _check_bundle(STATIC / "chat.js")
+        assets.check_bundle()
+        if not assets.hot_reload():
+            kwargs.setdefault("_esm", assets.loader_source())
+            kwargs.setdefault("_css", "")
         super().__init__(
             compact=compact,
             tab=shown.id if shown else "",

@@ -1,0 +1,55 @@
+"""The panel's front-end files, and how they reach the browser.
+
+Each widget carries only the ~1 kB loader (``static/loader.js``); the first
+panel of a page asks the kernel for the bundle (``chat.js`` + ``chat.css``,
+~190 kB) once and caches it on the page under its hash. Sending the bundle
+with every widget would cost ~190 kB per ``%%llm`` cell. With
+``ANYWIDGET_HMR=1`` the widget carries the bundle's path instead, so
+anywidget reloads it on every rebuild (``npm run dev``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+from .._errors import LLMError
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+_ID_PLACEHOLDER = "__IPYLLM_BUNDLE_ID__"
+
+
+def check_bundle(static: Path | None = None) -> None:
+    """Raise a clear error if the front end was never built."""
+    path = (static or STATIC) / "chat.js"
+    if not path.is_file():
+        raise LLMError(
+            f"The chat panel's front end ({path}) is missing: this copy of ipyllm was "
+            "installed without building it. Run `pip install -e .` in the clone (it needs "
+            "Node.js), or `cd js && npm ci && npm run build`."
+        )
+
+
+def hot_reload() -> bool:
+    """Whether anywidget's hot module reloading is on (front-end development)."""
+    return os.environ.get("ANYWIDGET_HMR") == "1"
+
+
+@functools.cache
+def bundle() -> dict[str, str]:
+    """The panel's code and styles, as the loader's ``esm`` reply carries them."""
+    check_bundle()
+    return {
+        "code": (STATIC / "chat.js").read_text(encoding="utf-8"),
+        "css": (STATIC / "chat.css").read_text(encoding="utf-8"),
+    }
+
+
+@functools.cache
+def loader_source() -> str:
+    """The loader module, with the bundle's hash filled in (a page caches by it)."""
+    parts = bundle()
+    digest = hashlib.sha256((parts["code"] + parts["css"]).encode()).hexdigest()[:16]
+    return (STATIC / "loader.js").read_text(encoding="utf-8").replace(_ID_PLACEHOLDER, digest)
