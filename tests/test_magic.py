@@ -380,3 +380,31 @@ def test_keys_set_and_delete_go_through_the_keyring(
     assert re.search(r"^fireworks\s+keyring$", out, re.MULTILINE)
     assert secret not in out
     assert ipyllm.keys.get("fireworks") is None
+
+
+def test_ipython_config_sets_the_default_model(tmp_path: Any) -> None:
+    (tmp_path / "ipython_config.py").write_text("c.LLMMagics.default_model = 'ollama:llama3.2'\n")
+    code = (
+        "%load_ext ipyllm\n"
+        "print('MODEL', get_ipython().magics_manager.registry['LLMMagics'].state.default_model)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "IPython", f"--profile-dir={tmp_path}", "--no-banner", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "MODEL ollama:llama3.2" in done.stdout, done.stdout + done.stderr
+
+
+def test_new_uses_a_default_set_since(
+    ip: InteractiveShell, fake: FakeLLMServer, model: str
+) -> None:
+    fake.add_reply("a")
+    cell(ip, "demo:demo", "first")
+    ip.run_line_magic("llm", f"default {model}")
+    fake.add_reply("b")
+    cell(ip, "--new", "second")
+    assert ipyllm.manager().tab("llm (2)").model == model

@@ -90,7 +90,7 @@ def test_answers_are_markdown_with_a_footer(executed: Path) -> None:
     assert len(llm) == 5
     for c in llm:
         text = answer(c)
-        assert text.startswith("```\n" if "-f code" in c.source else DEMO)
+        assert text.startswith("```python\n" if "-f code" in c.source else DEMO)
         # The footer: model, tokens, cost, timings; the same in the short text/plain.
         assert "\n<small>demo:demo · " in text
         assert " out tokens · $0 · " in text
@@ -125,7 +125,7 @@ def test_output_variables(executed: Path) -> None:
     assert lines[1].endswith(" out")
     # -f code -o code: only the code of the fenced block, shown as code.
     shown = answer(cell(cells, "%%llm -f code -o code"))
-    assert shown.startswith('```\nipyllm.keys.set("anthropic")')
+    assert shown.startswith('```python\nipyllm.keys.set("anthropic")')
     assert stdout(cell(cells, "print(code)")) == (
         'ipyllm.keys.set("anthropic")   # asks for the key, stores it in the OS keyring\n'
         's = ipyllm.Session("anthropic:claude-sonnet-4-5")\n'

@@ -11,48 +11,23 @@ from __future__ import annotations
 
 import sys
 import threading
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
 from .._errors import LLMError, redact
-from .._manager.tab import Tab
-from .._manager.turn import Turn
 from . import render
 from .interpolate import interpolate
+from .state import CellOptions, MagicState
+
+if TYPE_CHECKING:
+    from .._manager.tab import Tab
+    from .._manager.turn import Turn
 
 _FORMAT_HINTS = {
     "code": "Reply with one fenced code block and nothing else.",
     "json": "Reply with valid JSON only: no prose, no code fence.",
 }
-
-
-@dataclass
-class CellOptions:
-    """The parsed options of a ``%%llm`` cell."""
-
-    model: str | None = None
-    tab: str | None = None
-    new: bool = False
-    context: list[str] = field(default_factory=list)
-    system: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    base_url: str | None = None
-    format: str = "markdown"
-    output: str | None = None
-    background: bool = False
-    interpolate: bool = True
-
-
-@dataclass
-class MagicState:
-    """What the magic remembers between cells: the default tab and model."""
-
-    default_model: str | None = None
-    default_tab: str | None = None  # id of the tab plain %%llm cells continue
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 DEFAULT_TAB_TITLE = "llm"
@@ -64,14 +39,14 @@ def choose_tab(opts: CellOptions, state: MagicState) -> Tab:
     from .._session import default_model
 
     mgr = manager()
-    model = opts.model or state.default_model or default_model()
     if opts.tab:
+        model = opts.model or state.default_model or default_model()
         return mgr.find(opts.tab) or mgr.new_tab(opts.tab, model=model)
     with state.lock:
         tab = mgr.find(state.default_tab) if state.default_tab else None
         if tab is None or opts.new:
-            if tab is not None and not opts.model:
-                model = tab.model  # a fresh conversation, with the model in use
+            # A fresh conversation keeps the model in use unless a default was set.
+            model = opts.model or state.default_model or (tab.model if tab else default_model())
             tab = mgr.new_tab(DEFAULT_TAB_TITLE, model=model)
             state.default_tab = tab.id
         return tab

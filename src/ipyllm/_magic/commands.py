@@ -10,7 +10,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .._errors import LLMError, redact
-from .cell import MagicState
+from .state import MagicState
 
 Command = Callable[[Any, list[str], MagicState], Any]
 

@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Unicode, observe
 
-from .cell import CellOptions, MagicState, run_cell
+from .state import CellOptions, MagicState
 
 _HELP = """Ask an LLM from a cell, or manage keys, models and tabs.
 
@@ -68,8 +68,11 @@ class LLMMagics(Magics):
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        # Before super().__init__: loading ipython_config.py there sets default_model,
+        # whose observer writes to the state.
+        self.state = MagicState()
         super().__init__(shell=shell, **kwargs)
-        self.state = MagicState(default_model=self.default_model)
+        self.state.default_model = self.default_model
 
     @observe("default_model")
     def _default_model_changed(self, change: dict[str, Any]) -> None:
@@ -116,6 +119,8 @@ class LLMMagics(Magics):
         )
         if opts.output and not opts.output.isidentifier():
             raise UsageError(f"-o needs a variable name, not {opts.output!r}.")
+        from .cell import run_cell  # the session manager loads with the first cell
+
         run_cell(self.shell, opts, cell, self.state)
         return None
 

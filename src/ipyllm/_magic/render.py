@@ -10,18 +10,26 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._manager.turn import Turn
+if TYPE_CHECKING:
+    from .._manager.turn import Turn
 
 FORMATS = ("markdown", "text", "code", "json", "html")
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
+_FENCE = re.compile(r"```([^\n`]*)\n(.*?)(?:\n```|\Z)", re.DOTALL)
+
+
+def code_block(text: str) -> tuple[str, str]:
+    """``(language, code)`` of the first fenced block of ``text`` (``("", text)`` if none)."""
+    match = _FENCE.search(text)
+    if match is None:
+        return "", text.strip("\n")
+    return match.group(1).strip(), match.group(2).strip("\n")
 
 
 def extract_code(text: str) -> str:
     """The first fenced code block of ``text``, or the whole text if it has none."""
-    match = _FENCE.search(text)
-    return (match.group(1) if match else text).strip("\n")
+    return code_block(text)[1]
 
 
 def parse_json(text: str) -> Any:
@@ -65,7 +73,8 @@ def bundle(turn: Turn, fmt: str) -> dict[str, Any]:
             + "\n\n</details>\n"
         )
     if fmt == "code" and turn.status == "done":
-        parts.append(f"```\n{extract_code(text)}\n```")
+        language, code = code_block(text)
+        parts.append(f"```{language}\n{code}\n```")
     elif fmt == "json" and turn.status == "done":
         try:
             pretty = json.dumps(parse_json(text), indent=2, ensure_ascii=False)

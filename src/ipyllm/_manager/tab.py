@@ -242,6 +242,9 @@ class Tab:
     def _append(self, turn: Turn, channel: Channel, piece: str) -> None:
         with self._lock:
             offset = turn.append(channel, piece)
+            if turn.ttft_s is None:
+                # Provisional (the provider's Response replaces it); kept if the turn stops.
+                turn.ttft_s = time.time() - turn.started_at
             subs = self._subscribers + self.manager._watchers
         if subs:
             event = TabDelta(self.id, turn.index, offset, piece, channel)
@@ -262,7 +265,7 @@ class Tab:
                 turn.tokens_in = response.tokens_in
                 turn.tokens_out = response.tokens_out
                 turn.finish_reason = response.finish_reason
-                turn.ttft_s = response.ttft_s
+                turn.ttft_s = response.ttft_s if response.ttft_s is not None else turn.ttft_s
                 turn.elapsed_s = response.elapsed_s
             if error is not None:
                 turn.error = str(error)

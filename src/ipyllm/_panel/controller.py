@@ -130,8 +130,11 @@ class PanelController:
         self.model.tabs = [tab_info(t) for t in tabs]
 
     def refresh_providers(self) -> None:
-        """Set the ``providers`` and ``default_model`` traits."""
+        """Set the ``providers`` and ``default_model`` traits (a one-tab view shows neither)."""
         from .._session import default_model
+
+        if self.only_tab is not None:
+            return
 
         self.model.providers = provider_infos()
         self.model.default_model = default_model()

@@ -75,7 +75,9 @@ class ChatPanel(anywidget.AnyWidget):
         controller = getattr(self, "_controller", None)
         if controller is not None:
             controller.close()
+        layout = self.layout  # its own widget: left open, it would outlive the panel
         super().close()
+        layout.close()
 
     def _ipython_display_(self, **kwargs: Any) -> None:
         # `chat()` has displayed the panel already; when that call is also the

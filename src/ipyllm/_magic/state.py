@@ -1,0 +1,37 @@
+"""What a ``%%llm`` cell asks for, and what the magic remembers between cells.
+
+Kept free of heavy imports: ``%load_ext ipyllm`` loads this module, and the
+session manager, HTTP and widgets load with the first cell.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CellOptions:
+    """The parsed options of a ``%%llm`` cell."""
+
+    model: str | None = None
+    tab: str | None = None
+    new: bool = False
+    context: list[str] = field(default_factory=list)
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    base_url: str | None = None
+    format: str = "markdown"
+    output: str | None = None
+    background: bool = False
+    interpolate: bool = True
+
+
+@dataclass
+class MagicState:
+    """What the magic remembers between cells: the default tab and model."""
+
+    default_model: str | None = None
+    default_tab: str | None = None  # id of the tab plain %%llm cells continue
+    lock: threading.Lock = field(default_factory=threading.Lock)
