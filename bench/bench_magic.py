@@ -126,11 +126,15 @@ def part_one(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             f"{label:<44} {statistics.median(values):>7.1f} ms {min(values):>6.1f} ms "
             f"{max(values):>6.1f} ms"
         )
-    verdict = "PASS" if added < TARGET_LOAD_MS else "MISS"
+    # The target is what loading adds to a *running* IPython: the line itself, timed
+    # inside the shell. The difference of whole-process medians is printed for context;
+    # process start-up varies by tens of ms here, so it is noisy.
+    verdict = "PASS" if line < TARGET_LOAD_MS else "MISS"
     print(
-        f"  added by %load_ext (difference of medians): {added:.1f} ms, "
-        f"{load / start:.2f}x a bare start; target < {TARGET_LOAD_MS:g} ms: {verdict}"
+        f"  added to a running shell by %load_ext: {line:.1f} ms (median), "
+        f"{(start + line) / start:.2f}x a bare start; target < {TARGET_LOAD_MS:g} ms: {verdict}"
     )
+    print(f"  difference of whole-process medians, for context: {added:.1f} ms")
     print(
         f"  heavy modules in sys.modules afterwards: {', '.join(present) or 'none'}; "
         f"imported by %load_ext: {', '.join(imported) or 'none'}"
@@ -152,7 +156,7 @@ def part_one(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "ratio": round(load / start, 3),
         "heavy_present": present,
         "heavy_imported_by_load_ext": imported,
-        "target_pass": added < TARGET_LOAD_MS,
+        "target_pass": line < TARGET_LOAD_MS,
     }
 
 
