@@ -23,6 +23,7 @@ interface BundleMessage {
 
 const BUNDLE_ID = "__IPYLLM_BUNDLE_ID__";
 const TIMEOUT_MS = 60_000;
+const RETRY_MS = [400, 1500, 4000, 10_000];
 
 type Cache = Record<string, Promise<Bundle> | undefined>;
 
@@ -35,19 +36,31 @@ function cache(): Cache {
 /** Ask the kernel for the bundle through `model`; import it; add its CSS once. */
 export function fetchBundle(model: WidgetModel, doc: Document = document): Promise<Bundle> {
   return new Promise<BundleMessage>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    let attempt = 0;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const stop = (): void => {
+      clearTimeout(retry);
+      clearTimeout(deadline);
       model.off("msg:custom", onMessage);
+    };
+    const deadline = setTimeout(() => {
+      stop();
       reject(new Error("ipyllm: the kernel did not send the chat panel's code; is it busy?"));
     }, TIMEOUT_MS);
     function onMessage(msg: unknown): void {
       const m = msg as Partial<BundleMessage> | null;
       if (!m || m.type !== "esm" || typeof m.code !== "string") return;
-      clearTimeout(timer);
-      model.off("msg:custom", onMessage);
+      stop();
       resolve(m as BundleMessage);
     }
+    // Asked again on a schedule: a request sent before the comm's kernel subshell is
+    // ready goes to the main shell and waits there behind a busy cell (a %%llm cell).
+    function ask(): void {
+      model.send({ type: "esm" });
+      retry = setTimeout(ask, RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]);
+    }
     model.on("msg:custom", onMessage);
-    model.send({ type: "esm" });
+    ask();
   }).then(async (msg) => {
     if (msg.css && !doc.getElementById(`ipyllm-css-${BUNDLE_ID}`)) {
       const style = doc.createElement("style");

@@ -82,7 +82,7 @@ export class PanelState {
     private readonly model: WidgetModel,
     options: PanelStateOptions = {},
   ) {
-    this.syncTimeoutMs = options.syncTimeoutMs ?? 5000;
+    this.syncTimeoutMs = options.syncTimeoutMs ?? 1000;
     this.store = new DeltaStore({ onResync: (tab) => this.sendSync(tab) });
     this.knownTabs = new Set(this.tabs().map((t) => t.id));
   }
@@ -239,17 +239,19 @@ export class PanelState {
     this.replies.clear();
   }
 
-  private sendSync(tab: string): void {
+  private sendSync(tab: string, attempt = 0): void {
     this.request({ type: "sync", tab });
     const old = this.syncTimers.get(tab);
     if (old !== undefined) clearTimeout(old);
-    // An unanswered sync must not block every later one.
+    // An unanswered sync is sent again, backing off: a request that left before the
+    // comm's kernel subshell was ready waits behind a busy cell, a later one does not.
+    const delay = Math.min(this.syncTimeoutMs * 2 ** attempt, 10_000);
     this.syncTimers.set(
       tab,
       setTimeout(() => {
         this.syncTimers.delete(tab);
-        this.store.clearPendingResync(tab);
-      }, this.syncTimeoutMs),
+        if (this.store.isResyncPending(tab)) this.sendSync(tab, attempt + 1);
+      }, delay),
     );
   }
 

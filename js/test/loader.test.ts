@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import createLoader, { fetchBundle } from "../src/loader.js";
 import { FakeModel } from "./fakeModel.js";
 
@@ -37,5 +37,23 @@ describe("loader", () => {
     await again;
     expect(document.head.querySelectorAll("style")).toHaveLength(1);
     expect(document.head.querySelector("style")?.textContent).toBe(".x{}");
+  });
+});
+
+describe("loader retries", () => {
+  it("asks again until the kernel answers, then stops", async () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const loading = fetchBundle(model, document).catch(() => null);
+    expect(model.sent).toHaveLength(1);
+    vi.advanceTimersByTime(401);
+    expect(model.sent).toHaveLength(2);
+    vi.advanceTimersByTime(1501);
+    expect(model.sent).toHaveLength(3);
+    model.emit({ type: "esm", code: "", css: "" });
+    vi.advanceTimersByTime(60_000);
+    expect(model.sent).toHaveLength(3);
+    vi.useRealTimers();
+    await loading;
   });
 });

@@ -141,7 +141,7 @@ describe("text_length check", () => {
 });
 
 describe("syncs and replies", () => {
-  it("a gap asks once; an unanswered sync expires", () => {
+  it("a gap asks once; an unanswered sync is asked again, backing off", () => {
     vi.useFakeTimers();
     const model = new FakeModel();
     const state = new PanelState(model, { syncTimeoutMs: 1000 });
@@ -150,8 +150,16 @@ describe("syncs and replies", () => {
     expect(model.sentOfType("sync")).toHaveLength(1);
     expect(model.sent[0]?.id).toEqual(expect.any(String));
     vi.advanceTimersByTime(1001);
-    expect(state.sync("t1")).toBe(true);
     expect(model.sentOfType("sync")).toHaveLength(2);
+    vi.advanceTimersByTime(1500); // the next wait is 2 s
+    expect(model.sentOfType("sync")).toHaveLength(2);
+    vi.advanceTimersByTime(600);
+    expect(model.sentOfType("sync")).toHaveLength(3);
+    // A snapshot ends the retries.
+    state.handleMessage({ type: "snapshot", tab: "t1", turn: 0, status: "streaming", text: "x", reasoning: "", past: [] } as KernelMessage);
+    vi.advanceTimersByTime(60_000);
+    expect(model.sentOfType("sync")).toHaveLength(3);
+    vi.useRealTimers();
   });
 
   it("routes a reply to its request by id", () => {
