@@ -58,8 +58,6 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
     prompt = interpolate(body, shell.user_ns) if opts.interpolate else body
     if not prompt.strip():
         raise UsageError("The cell is empty: write the prompt below the %%llm line.")
-    if opts.format not in render.FORMATS:
-        raise UsageError(f"Unknown format {opts.format!r}; use one of {', '.join(render.FORMATS)}.")
     try:
         tab = choose_tab(opts, state)
         if opts.model:
@@ -69,7 +67,7 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
         raise UsageError(redact(str(exc))) from None
     turn = handle.turn
     live = LiveOutput.start(shell, tab, turn)
-    finish = Finisher(shell, opts, tab, turn, live)
+    finish = Finisher(shell, opts, turn, live)
     if opts.background:
         threading.Thread(target=finish.when_settled, name="ipyllm-magic-bg", daemon=True).start()
         return
@@ -109,7 +107,7 @@ class LiveOutput:
     def __init__(self, turn: Turn) -> None:
         self.turn = turn
         self.printed = 0
-        self.panel: Any = None
+        self.panel: Any = None  # with the display below, in a notebook; None in a terminal
         self.display: Any = None
 
     @classmethod
@@ -129,7 +127,7 @@ class LiveOutput:
 
     def poll(self) -> None:
         """In a terminal, print what arrived since the last call."""
-        if self.display is not None or self.panel is not None:
+        if self.panel is not None:
             return
         text = self.turn.text
         if len(text) > self.printed:
@@ -139,7 +137,7 @@ class LiveOutput:
 
     def finish(self, final: dict[str, Any], footer: str) -> None:
         """Replace the live view by the static answer (notebook) or end the text (terminal)."""
-        if self.display is not None:
+        if self.panel is not None:
             self.display.update(final, raw=True)
             self.panel.close()
             return
@@ -151,10 +149,9 @@ class LiveOutput:
 class Finisher:
     """Everything that happens once a cell's turn has settled (once, from any thread)."""
 
-    def __init__(self, shell: Any, opts: CellOptions, tab: Tab, turn: Turn, live: LiveOutput):
+    def __init__(self, shell: Any, opts: CellOptions, turn: Turn, live: LiveOutput):
         self.shell = shell
         self.opts = opts
-        self.tab = tab
         self.turn = turn
         self.live = live
         self._done = False

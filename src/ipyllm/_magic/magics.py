@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Unicode, observe
 
-from .state import CellOptions, MagicState
+from .state import FORMATS, CellOptions, MagicState
 
 _HELP = """Ask an LLM from a cell, or manage keys, models and tabs.
 
@@ -91,7 +91,7 @@ class LLMMagics(Magics):
         "-f",
         "--format",
         default="markdown",
-        choices=["markdown", "text", "code", "json", "html"],
+        choices=FORMATS,
         help="how to show the answer; code and json also shape what -o receives",
     )
     @argument("-o", "--output", help="store the Response (code: the code; json: the value)")

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .._manager.turn import Turn
 
-FORMATS = ("markdown", "text", "code", "json", "html")
 _FENCE = re.compile(r"```([^\n`]*)\n(.*?)(?:\n```|\Z)", re.DOTALL)
 
 

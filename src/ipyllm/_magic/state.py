@@ -9,6 +9,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+FORMATS = ("markdown", "text", "code", "json", "html")
+"""What ``-f`` accepts: how a ``%%llm`` answer is shown (and what ``-o`` receives)."""
+
 
 @dataclass
 class CellOptions:

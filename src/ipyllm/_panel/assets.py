@@ -21,9 +21,9 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 _ID_PLACEHOLDER = "__IPYLLM_BUNDLE_ID__"
 
 
-def check_bundle(static: Path | None = None) -> None:
+def check_bundle() -> None:
     """Raise a clear error if the front end was never built."""
-    path = (static or STATIC) / "chat.js"
+    path = STATIC / "chat.js"
     if not path.is_file():
         raise LLMError(
             f"The chat panel's front end ({path}) is missing: this copy of ipyllm was "

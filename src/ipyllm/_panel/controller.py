@@ -62,7 +62,6 @@ class PanelController:
         self.manager = manager
         self.only_tab = only_tab
         self.only_turn = only_turn if only_tab is not None else None
-        self.following = True
         self.coalescer = DeltaCoalescer(self._send)
         self._actions: dict[str, Callable[[Json], Json | None]] = {
             "esm": self._esm,
@@ -85,9 +84,13 @@ class PanelController:
         if self._turn_settled():
             self.close()  # shown after the fact: nothing more will come
 
+    @property
+    def following(self) -> bool:
+        """Whether tab events still reach this panel (False once closed)."""
+        return not self._sub.closed
+
     def close(self) -> None:
         """Stop following the manager; send what is pending. Safe from any thread."""
-        self.following = False
         self.manager.unsubscribe(self._sub)
         self._sub.join(2.0)
         self.coalescer.close()
