@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,6 +15,7 @@ from ipyllm import _registry
 from ipyllm._manager.tab import Tab
 from ipyllm._providers.demo import demo_answer
 from ipyllm.testing import FakeLLMServer, Reply
+from waiting import wait_until
 
 KEY = "test-key-fallback-0123456789"
 ANTHROPIC_KEY = "test-key-anthropic-0123456789"
@@ -23,15 +24,6 @@ WAIT = 10.0
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 # ---- fallback ------------------------------------------------------------------------

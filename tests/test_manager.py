@@ -17,6 +17,7 @@ from ipyllm._manager.history import HistoryEntry, HistoryStore
 from ipyllm._manager.manager import SessionManager
 from ipyllm._manager.tab import Tab
 from ipyllm.testing import FakeLLMServer, Reply
+from waiting import wait_until
 
 KEY = "test-key-manager-0123456789"
 WAIT = 10.0  # every blocking wait has a timeout; a healthy turn takes well under a second
@@ -33,15 +34,6 @@ def opts(fake: FakeLLMServer, provider: str = "openai") -> dict[str, Any]:
 
 def new_tab(model: str = "openai:m", title: str | None = None) -> Tab:
     return ipyllm.manager().new_tab(title or unique("tab"), model)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def history_entries(prompt: str) -> list[HistoryEntry]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ import ipyllm
 from ipyllm._manager.manager import SessionManager
 from ipyllm._panel.controller import PanelController
 from ipyllm.testing import FakeLLMServer, Reply
+from waiting import wait_until
 
 WAIT = 10.0
 
@@ -40,13 +41,6 @@ class RecordingModel:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         with self.lock:
             return [m for m in self.sent if m["type"] == kind]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -95,14 +89,14 @@ def test_a_prompt_from_the_panel_streams_back_as_deltas_then_done(
     tab = manager.tab(opened["tab"])
     ask(controller, type="send", tab=tab.id, prompt="count")
     tab.last.settled.wait(WAIT)
-    wait_until(lambda: any(s["status"] == "done" for s in model.of_type("status")))
+    assert wait_until(lambda: any(s["status"] == "done" for s in model.of_type("status")))
     expected = "".join(f"w{i} " for i in range(60))
     assert rebuilt_text(model, tab.id, 0) == expected
     # The text is sent once: coalesced, not per token, and not again in a trait.
     assert len(model.of_type("deltas")) < 60
     statuses = [s["status"] for s in model.of_type("status")]
     assert statuses == ["streaming", "done"]
-    wait_until(lambda: model.tabs and model.tabs[-1]["turns"][-1]["status"] == "done")
+    assert wait_until(lambda: model.tabs and model.tabs[-1]["turns"][-1]["status"] == "done")
     info = model.tabs[-1]["turns"][-1]
     assert info["query"] == "count"
     assert info["text_length"] == len(expected)
@@ -135,11 +129,11 @@ def test_stop_from_the_panel_keeps_the_partial(
     tab = manager.new_tab("slow", endpoint)
     fake.add_reply(Reply([f"w{i} " for i in range(300)], delay_s=0.01))
     ask(controller, type="send", tab=tab.id, prompt="go")
-    wait_until(lambda: len(tab.text) > 10)
+    assert wait_until(lambda: len(tab.text) > 10)
     ask(controller, type="stop", tab=tab.id)
     assert tab.last.settled.wait(WAIT)
     assert tab.status == "stopped"
-    wait_until(lambda: any(s["status"] == "stopped" for s in model.of_type("status")))
+    assert wait_until(lambda: any(s["status"] == "stopped" for s in model.of_type("status")))
     assert rebuilt_text(model, tab.id, 0) == tab.text
     assert 0 < len(tab.text) < len("".join(f"w{i} " for i in range(300)))
 
@@ -151,7 +145,7 @@ def test_retry_resends_the_failed_prompt(fake: FakeLLMServer, endpoint: str, pan
     ask(controller, type="send", tab=tab.id, prompt="please")
     assert tab.last.settled.wait(WAIT)
     assert tab.status == "error"
-    wait_until(lambda: model.tabs and model.tabs[-1]["turns"][-1]["status"] == "error")
+    assert wait_until(lambda: model.tabs and model.tabs[-1]["turns"][-1]["status"] == "error")
     assert "bad things" in model.tabs[-1]["turns"][-1]["error"]
     fake.add_reply("fine now")
     ask(controller, type="retry", tab=tab.id)
@@ -163,16 +157,16 @@ def test_retry_resends_the_failed_prompt(fake: FakeLLMServer, endpoint: str, pan
 def test_tab_list_follows_tabs_made_anywhere(endpoint: str, panel: Any) -> None:
     model, controller, manager = panel
     made_elsewhere = manager.new_tab("from code", endpoint)  # as %%llm or Session would
-    wait_until(lambda: any(t["id"] == made_elsewhere.id for t in model.tabs))
+    assert wait_until(lambda: any(t["id"] == made_elsewhere.id for t in model.tabs))
     ask(controller, type="rename", tab=made_elsewhere.id, title="renamed")
-    wait_until(lambda: any(t["title"] == "renamed" for t in model.tabs))
+    assert wait_until(lambda: any(t["title"] == "renamed" for t in model.tabs))
     ask(controller, type="new_tab", title="renamed")
-    wait_until(lambda: len(model.tabs) == 2)
+    assert wait_until(lambda: len(model.tabs) == 2)
     assert sorted(t["title"] for t in model.tabs) == ["renamed", "renamed (2)"]
     ask(controller, type="set_model", tab=made_elsewhere.id, model="anthropic:claude-haiku-4-5")
-    wait_until(lambda: any(t["model"].startswith("anthropic:") for t in model.tabs))
+    assert wait_until(lambda: any(t["model"].startswith("anthropic:") for t in model.tabs))
     ask(controller, type="close", tab=made_elsewhere.id)
-    wait_until(lambda: [t["title"] for t in model.tabs] == ["renamed (2)"])
+    assert wait_until(lambda: [t["title"] for t in model.tabs] == ["renamed (2)"])
     assert manager.find(made_elsewhere.id) is None
 
 
@@ -215,7 +209,7 @@ def test_a_compact_panel_sees_only_its_tab(fake: FakeLLMServer, endpoint: str) -
         mine.send("a").result(WAIT)
         fake.add_reply("not for me")
         other.send("b").result(WAIT)
-        wait_until(lambda: len(model.of_type("status")) >= 2)
+        assert wait_until(lambda: len(model.of_type("status")) >= 2)
         time.sleep(0.1)
         assert {m["tab"] for m in model.of_type("status")} == {mine.id}
         assert [t["id"] for t in model.tabs] == [mine.id]
@@ -241,12 +235,12 @@ def test_a_key_set_in_the_panel_goes_to_the_keyring_and_nowhere_else(
         assert result["ok"], result["message"]
         assert (result["key"], result["reply_to"]) == ("keyring", "k")
         assert ipyllm.keys.get("xai") == secret
-        wait_until(lambda: {"name": "xai", "key": "keyring"}.items() <= xai(model).items())
+        assert wait_until(lambda: {"name": "xai", "key": "keyring"}.items() <= xai(model).items())
     finally:
         ask(controller, type="delete_key", provider="xai")
     assert ipyllm.keys.get("xai") is None
     assert model.of_type("key_result")[-1]["key"] == "missing"
-    wait_until(lambda: xai(model)["key"] == "missing")
+    assert wait_until(lambda: xai(model)["key"] == "missing")
     everything = repr((model.sent, model.tabs, model.providers)) + caplog.text
     assert secret not in everything
 
@@ -283,7 +277,7 @@ def test_a_one_turn_panel_lets_go_of_its_threads_once_the_turn_settles(
     model = RecordingModel()
     controller = PanelController(model, manager, only_tab=tab.id, only_turn=0)
     handle.result(WAIT)
-    wait_until(lambda: not controller.following)
+    assert wait_until(lambda: not controller.following)
     flusher = controller.coalescer._thread
     assert flusher is not None
     assert not flusher.is_alive()

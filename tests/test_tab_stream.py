@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ipyllm
+import waiting
 from ipyllm._manager.events import TabDelta, TabEvent, TabStatus
 from ipyllm._manager.handle import TurnHandle
 from ipyllm._manager.tab import Tab
@@ -109,13 +110,8 @@ class View:
             self.reasoning += new
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.001)
-    return False
+def wait_until(predicate: Callable[[], object], timeout: float = WAIT) -> bool:
+    return waiting.wait_until(predicate, timeout, interval=0.001)  # fine-grained: stream timing
 
 
 def test_snapshot_of_an_idle_tab() -> None:
