@@ -313,13 +313,13 @@ def test_drop_ends_the_body_abruptly(server, client):
 
 
 def test_stall_trips_the_client_read_timeout(server, client):
-    server.add_reply("one two three", stall_after=1, stall_s=5)
-    timeout = httpx.Timeout(5, read=0.2)
+    server.add_reply("one two three", stall_after=1, stall_s=10)
+    timeout = httpx.Timeout(10, read=0.2)
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
         client.post(server.url + "/api/chat", json={}, timeout=timeout)
-    assert time.monotonic() - started < 2
-    assert server.wait_for_disconnect(2)  # noticed while stalled, not after 5 s
+    assert time.monotonic() - started < 5  # the read timeout, not the 10 s stall
+    assert server.wait_for_disconnect(4)  # noticed while stalled, not after 10 s
 
 
 def test_short_stall_then_the_stream_completes(server, client):
@@ -447,11 +447,10 @@ def test_concurrent_streams(server, client):
     assert len(server.requests) == 8
 
 
-def test_a_long_stream_is_fast(server, client):
+def test_a_long_stream_arrives_whole(server, client):
+    # Its speed is measured by bench/bench_stream.py, which serves 20,000 chunks from here.
     server.add_reply(Reply(["token "] * 20_000))
-    started = time.monotonic()
     response = post(client, server, "openai")
-    assert time.monotonic() - started < 2
     assert len(sse_json(response.content)) == 20_002
 
 

@@ -294,15 +294,15 @@ def test_newer_schema_is_left_alone(db: Path) -> None:
 
 
 def test_lock_held_too_long_warns_without_blocking_the_caller(db: Path) -> None:
-    s = HistoryStore(db, busy_timeout=0.2)
+    s = HistoryStore(db, busy_timeout=1.0)
     written(s, make(turn_index=0))
     other = sqlite3.connect(db, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.warns(RuntimeWarning, match="locked") as caught:
             took, until_flushed = timed(s, make(turn_index=1))
-        assert took < 0.05
-        assert 0.15 < until_flushed < 2.0  # waited about busy_timeout, not the default 5 s
+        assert took < 0.5  # record() returned before the writer gave up on the lock
+        assert 0.9 < until_flushed < 4.0  # waited about busy_timeout, not the default 5 s
         assert len(caught) == 1
         assert str(db) in str(caught[0].message)
         assert not s.enabled
@@ -319,21 +319,25 @@ def test_record_does_not_wait_for_the_writer(
     store: HistoryStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = store._write_batch
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
-    def slow(conn: sqlite3.Connection, records: list[TurnRecord]) -> None:
+    def blocked(conn: sqlite3.Connection, records: list[TurnRecord]) -> None:
         started.set()
-        time.sleep(0.5)
+        release.wait(10)
         real(conn, records)
 
-    monkeypatch.setattr(store, "_write_batch", slow)
+    monkeypatch.setattr(store, "_write_batch", blocked)
     store.record(make(turn_index=0))
     assert started.wait(2)
-    start = time.perf_counter()
-    for i in range(1, 6):
-        store.record(make(turn_index=i))
-    assert time.perf_counter() - start < 0.05
+    # The writer is stuck until released: five more records must still return.
+    recording = threading.Thread(
+        target=lambda: [store.record(make(turn_index=i)) for i in range(1, 6)]
+    )
+    recording.start()
+    recording.join(5)
+    assert not recording.is_alive(), "record() waited for the writer"
     assert not store.flush(timeout=0.01)  # still busy: flush reports the timeout
+    release.set()
     assert store.flush()
     assert len(store.search()) == 6
 

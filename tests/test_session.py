@@ -67,7 +67,7 @@ def test_stop_from_another_thread_keeps_the_partial(fake: FakeLLMServer) -> None
     threading.Timer(0.3, s.stop).start()
     started = time.monotonic()
     r = s.ask("long please")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 3.5  # the whole answer takes 4 s
     assert r.finish_reason == "stopped"
     assert 0 < len(r.text) < len("".join(f"w{i} " for i in range(200)))
     assert fake.wait_for_disconnect(5)
@@ -179,11 +179,11 @@ def test_drop_mid_stream_raises_with_the_partial(fake: FakeLLMServer) -> None:
 
 
 def test_idle_timeout(fake: FakeLLMServer) -> None:
-    fake.add_reply(Reply(["a ", "b"], stall_after=1, stall_s=3))
+    fake.add_reply(Reply(["a ", "b"], stall_after=1, stall_s=10))
     started = time.monotonic()
     with pytest.raises(ipyllm.TimeoutError) as info:
         session(fake, timeout=0.5, max_retries=0).ask("hi")
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 5  # the read timeout, not the 10 s stall
     assert info.value.partial == "a "
 
 
