@@ -202,7 +202,7 @@ def test_rate_limit_spaces_requests_across_tabs(fake: FakeLLMServer, endpoint: s
     ]
     for t in threads:
         t.start()
-    assert wait_until(lambda: limiter.stats()["waiting"] == 1, 2)  # one tab is held
+    assert wait_until(lambda: limiter.stats()["waiting"] == 1)  # one tab is held
     for t in threads:
         t.join(WAIT)
     assert errors == []
@@ -264,7 +264,7 @@ def test_a_turn_waiting_for_the_limit_can_be_stopped(fake: FakeLLMServer, endpoi
     mgr.limiter(endpoint).block_for(30)
     tab = mgr.new_tab(unique("waiting"), f"{endpoint}:m")
     handle = tab.send("held", api_key=KEY)
-    assert wait_until(lambda: mgr.limiter(endpoint).stats()["waiting"] == 1, 2)
+    assert wait_until(lambda: mgr.limiter(endpoint).stats()["waiting"] == 1)
     started = time.monotonic()
     tab.stop()
     assert handle.wait(WAIT)

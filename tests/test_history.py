@@ -328,7 +328,7 @@ def test_record_does_not_wait_for_the_writer(
 
     monkeypatch.setattr(store, "_write_batch", blocked)
     store.record(make(turn_index=0))
-    assert started.wait(2)
+    assert started.wait(10)
     # The writer is stuck until released: five more records must still return.
     recording = threading.Thread(
         target=lambda: [store.record(make(turn_index=i)) for i in range(1, 6)]

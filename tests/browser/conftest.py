@@ -20,7 +20,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from .labdriver import LabServer, NotebookPage
 
@@ -36,6 +36,10 @@ CHROMIUM_ARGS = [
 ]
 HERE = Path(__file__).parent
 ACTION_TIMEOUT_MS = 20_000
+# expect() polls for 5 s by default: too short for a loaded CI machine where a
+# kernel round trip plus a widget render can take longer. A passing check
+# returns as soon as it holds, so the longer limit costs nothing.
+expect.set_options(timeout=ACTION_TIMEOUT_MS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
