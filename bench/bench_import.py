@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchjson import write_results
+
 HEAVY = ("httpx", "keyring", "ipywidgets", "anywidget", "sqlite3")
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -148,10 +150,7 @@ def main() -> int:
     )
 
     if args.json:
-        payload: dict[str, Any] = {
-            "bench": "bench_import",
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
+        figures: dict[str, Any] = {
             "runs": args.runs,
             "bare_ms_median": round(bare_ms, 2),
             "import_ms_median": round(import_ms, 2),
@@ -163,8 +162,7 @@ def main() -> int:
             "first_session_ms_median": round(first_ms, 1),
             "first_session_loads": first_heavy,
         }
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+        write_results(args.json, "bench_import", figures)
     if loaded:
         print(f"FAIL: import ipyllm loaded {', '.join(loaded)}", file=sys.stderr)
         return 1

@@ -49,6 +49,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from benchjson import write_results
+
 # src/ on the path so the bench runs whether or not ipyllm is installed in the venv;
 # tests/ for the kernel front end the tests use.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -342,7 +344,7 @@ def main() -> int:
         f"ipykernel {version('ipykernel')}, {os.cpu_count()} CPUs"
     )
     scratch = Path(tempfile.mkdtemp(prefix="ipyllm-bench-magic-"))
-    results: dict[str, Any] = {"python": platform.python_version()}
+    results: dict[str, Any] = {}
     try:
         if not args.kernel_only:
             results["load_ext"] = part_one(args, scratch)
@@ -351,7 +353,7 @@ def main() -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+        write_results(args.json, "bench_magic", results)
     leaked = results.get("load_ext", {}).get("heavy_imported_by_load_ext")
     if leaked:
         print(f"FAIL: %load_ext ipyllm imported {', '.join(leaked)}")

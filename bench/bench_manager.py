@@ -52,6 +52,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from benchjson import write_results
+
 # src/ on the path so the bench runs whether or not ipyllm is installed in the venv.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import ipyllm
@@ -498,18 +500,13 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     print(f"\n{elapsed:.0f} s")
     if args.json:
-        payload = {
-            "bench": "bench_manager",
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
+        figures = {
             "versions": versions,
             "args": vars(args),
             "elapsed_s": round(elapsed, 1),
             **results,
         }
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+        write_results(args.json, "bench_manager", figures)
     return 0
 
 

@@ -39,6 +39,8 @@ import anthropic
 import httpx
 import openai
 
+from benchjson import write_results
+
 # src/ on the path so the bench runs whether or not ipyllm is installed in the venv.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import ipyllm
@@ -391,19 +393,14 @@ def main() -> int:
     print(f"\n{sum(ok for *_, ok in outcomes)}/{len(outcomes)} targets met; {elapsed:.0f} s")
 
     if args.json:
-        payload = {
-            "bench": "bench_stream",
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
+        figures = {
             "versions": versions,
             "chunks": n,
             "rounds": args.rounds,
             "elapsed_s": round(elapsed, 1),
             "formats": tables,
         }
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+        write_results(args.json, "bench_stream", figures)
     return 1 if args.strict and not all(ok for *_, ok in outcomes) else 0
 
 
