@@ -4,7 +4,7 @@ its Stop button works while the cell is busy, and the cell ends as rendered Mark
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from ipyllm.testing import FakeLLMServer, Reply
 
@@ -22,18 +22,27 @@ def setup(server: FakeLLMServer) -> str:
     )
 
 
+def stream_cell(
+    lab: LabServer, notebook: NotebookPage, fake: FakeLLMServer, name: str, cell: str, chars: int
+) -> tuple[Locator, Locator]:
+    """Run a notebook of the set-up cell and ``cell`` until ``chars`` characters of the
+    answer show in the cell's live view; the view and its turn."""
+    lab.write_notebook(name, [setup(fake), cell])
+    notebook.open(name)
+    notebook.run_all(wait=False)
+    live = notebook.outputs(1).locator(".ipyllm-panel[data-compact=true]")
+    expect(live).to_be_visible(timeout=STREAM_TIMEOUT_MS)
+    turn = live.locator("[data-testid=turn]")
+    wait_for_length(notebook.page, turn, chars)
+    return live, turn
+
+
 def test_a_cell_streams_then_shows_markdown(
     lab: LabServer, notebook: NotebookPage, fake: FakeLLMServer
 ) -> None:
     text = words(60)
     fake.add_reply(Reply(f"**Bold start** {text}", delay_s=0.03))  # ~2 s
-    lab.write_notebook("magic.ipynb", [setup(fake), "%%llm -o r\nCount for me."])
-    notebook.open("magic.ipynb")
-    notebook.run_all(wait=False)
-    live = notebook.outputs(1).locator(".ipyllm-panel[data-compact=true]")
-    expect(live).to_be_visible(timeout=STREAM_TIMEOUT_MS)
-    turn = live.locator("[data-testid=turn]")
-    wait_for_length(notebook.page, turn, 20)
+    stream_cell(lab, notebook, fake, "magic.ipynb", "%%llm -o r\nCount for me.", 20)
     # Once the answer is complete the live view gives way to the static Markdown.
     rendered = notebook.outputs(1).locator(".jp-RenderedMarkdown")
     expect(rendered).to_be_visible(timeout=STREAM_TIMEOUT_MS)
@@ -48,13 +57,7 @@ def test_the_stop_button_of_a_busy_cell_stops_the_answer(
 ) -> None:
     text = words(400)
     fake.add_reply(Reply(text, delay_s=0.03))  # 12 s if nobody stops it
-    lab.write_notebook("magic-stop.ipynb", [setup(fake), "%%llm\nCount slowly."])
-    notebook.open("magic-stop.ipynb")
-    notebook.run_all(wait=False)
-    live = notebook.outputs(1).locator(".ipyllm-panel[data-compact=true]")
-    expect(live).to_be_visible(timeout=STREAM_TIMEOUT_MS)
-    turn = live.locator("[data-testid=turn]")
-    wait_for_length(notebook.page, turn, 40)
+    live, turn = stream_cell(lab, notebook, fake, "magic-stop.ipynb", "%%llm\nCount slowly.", 40)
     kept_at_least = answer_length(turn)
     # The cell is still running (it waits for the answer): the click must get through.
     live.locator("[data-testid=send][data-state=stop]").click()
