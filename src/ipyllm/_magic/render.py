@@ -2,15 +2,18 @@
 
 nbviewer, GitHub and ``jupyter nbconvert`` render these bundles without the
 widget: the answer as Markdown (or code, JSON, HTML), reasoning in a
-collapsed ``<details>``, and a one-line footer.
+collapsed ``<details>``, and a one-line footer. JupyterLab trusts these
+outputs (and keeps trusting them in the saved notebook), so every piece of
+model or provider text in them goes through :mod:`ipyllm._untrusted` first.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from typing import TYPE_CHECKING, Any
+
+from .._untrusted import code_fence, escape_html, escape_markdown, inert_markdown, sanitize_html
 
 if TYPE_CHECKING:
     from .._manager.turn import Turn
@@ -63,28 +66,33 @@ def bundle(turn: Turn, fmt: str) -> dict[str, Any]:
     # Short: the answer is in the rich part already; sending it twice costs bytes.
     plain = f"<answer: {len(text)} characters; {foot}>"
     if fmt == "html" and turn.status == "done":
-        return {"text/html": f"{text}\n<p><small>{html.escape(foot)}</small></p>"}
+        return {
+            "text/html": f"{sanitize_html(text)}\n<p><small>{escape_html(foot)}</small></p>",
+            "text/plain": plain,
+        }
     parts = []
     if turn.reasoning:
+        # The reasoning is inert Markdown, so no tag in it can close this <details>.
         parts.append(
             "<details><summary>Reasoning</summary>\n\n"
-            + _quote(turn.reasoning)
+            + _quote(inert_markdown(turn.reasoning))
             + "\n\n</details>\n"
         )
     if fmt == "code" and turn.status == "done":
         language, code = code_block(text)
-        parts.append(f"```{language}\n{code}\n```")
+        parts.append(code_fence(code, language))
     elif fmt == "json" and turn.status == "done":
         try:
-            pretty = json.dumps(parse_json(text), indent=2, ensure_ascii=False)
-            parts.append(f"```json\n{pretty}\n```")
+            parts.append(
+                code_fence(json.dumps(parse_json(text), indent=2, ensure_ascii=False), "json")
+            )
         except ValueError:
-            parts.append(text)
+            parts.append(inert_markdown(text))
     else:
-        parts.append(text)
+        parts.append(inert_markdown(text))
     if turn.error:
-        parts.append(f"\n**Error:** {turn.error}")
-    parts.append(f"\n<small>{html.escape(foot)}</small>")
+        parts.append(f"\n**Error:** {escape_markdown(turn.error)}")
+    parts.append(f"\n<small>{escape_markdown(foot)}</small>")
     return {"text/markdown": "\n".join(parts), "text/plain": plain}
 
 
