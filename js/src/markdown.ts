@@ -1,7 +1,12 @@
 /**
- * Model answers → safe DOM: marked parses, DOMPurify sanitizes, highlight.js
- * colours code blocks (from their text, after sanitizing), and each block
- * gets a copy button. Nothing in an answer can run script.
+ * Model answers → safe DOM: the panel's side of the one rendering policy for
+ * untrusted text (the kernel's side is `ipyllm/_untrusted.py`; both are tested
+ * on `tests/fixtures/hostile/`). marked parses with three rules of ours: raw
+ * HTML shows as the text that was typed, images become a placeholder naming
+ * their URL (nothing is fetched), and only http(s)/mailto/# links keep their
+ * target. DOMPurify then allow-lists what is left, highlight.js colours code
+ * blocks (from their text, after sanitizing), and each block gets a copy
+ * button. Nothing in an answer can run script or make the page fetch.
  */
 import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/core";
@@ -23,12 +28,66 @@ for (const [name, lang] of Object.entries(LANGUAGES)) hljs.registerLanguage(name
 hljs.registerAliases(["shell", "console"], { languageName: "bash" });
 hljs.registerAliases(["text", "txt"], { languageName: "plaintext" });
 
-const parser = new Marked({ gfm: true, breaks: false });
+export const IMAGE_PLACEHOLDER = "image not loaded";
+/** A placeholder shows this much of an image URL (a data: URI can be megabytes). */
+const URL_SHOWN = 200;
+const LINK_REL = "noopener noreferrer nofollow";
+
+function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&#39;");
+}
+
+/** `url` if a link may point there (http, https, mailto or #fragment), else null. */
+export function safeHref(url: string): string | null {
+  // Browsers ignore ASCII whitespace and control characters inside a scheme ("java\tscript:").
+  // eslint-disable-next-line no-control-regex
+  const bare = url.replace(/[\x00-\x20\x7f]+/g, "").toLowerCase();
+  return /^(https?:|mailto:|#)/.test(bare) ? url.trim() : null;
+}
+
+function shownUrl(url: string): string {
+  return url.length <= URL_SHOWN ? url : `${url.slice(0, URL_SHOWN)}…`;
+}
+
+const parser = new Marked({
+  gfm: true,
+  breaks: false,
+  renderer: {
+    html({ text }) {
+      return escapeHtml(text);
+    },
+    image({ href, text }) {
+      const label = text.trim() ? `[${IMAGE_PLACEHOLDER}: ${text.trim()}]` : `[${IMAGE_PLACEHOLDER}]`;
+      return (
+        `<span class="ipyllm-image" data-testid="image-placeholder">${escapeHtml(label)} ` +
+        `<code>${escapeHtml(shownUrl(href))}</code></span>`
+      );
+    },
+    link({ href, tokens }) {
+      const label = this.parser.parseInline(tokens);
+      const target = safeHref(href);
+      if (target === null) return label; // the words stay, the target goes
+      return `<a href="${escapeHtml(target)}">${label}</a>`;
+    },
+  },
+});
 
 const SANITIZE = {
   RETURN_DOM_FRAGMENT: true as const,
-  FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "option"],
-  FORBID_ATTR: ["style"],
+  // HTML only: no SVG or MathML, whose elements can load and run things of their own.
+  USE_PROFILES: { html: true },
+  FORBID_TAGS: [
+    "style", "form", "input", "button", "textarea", "select", "option", "img", "picture",
+    "source", "video", "audio", "track", "iframe", "frame", "object", "embed", "base",
+    "meta", "link", "template",
+  ],
+  FORBID_ATTR: ["style", "src", "srcset", "srcdoc", "action", "formaction", "poster", "background"],
+  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#)/i,
 };
 
 export const COPY_CLASS = "ipyllm-copy";
@@ -39,7 +98,7 @@ export function renderMarkdown(text: string): DocumentFragment {
   const fragment = DOMPurify.sanitize(html, SANITIZE);
   for (const a of fragment.querySelectorAll("a[href]")) {
     a.setAttribute("target", "_blank");
-    a.setAttribute("rel", "noopener noreferrer");
+    a.setAttribute("rel", LINK_REL);
   }
   for (const code of fragment.querySelectorAll("pre > code")) decorateCodeBlock(code as HTMLElement);
   // marked puts a newline after every block; between blocks it is noise.
