@@ -24,10 +24,11 @@ ORIGIN_PLACEHOLDER: str = _DOC["origin_placeholder"]
 JS_DIR = Path(__file__).parent.parent / "js"
 
 # What Markdown renderers emit for formatting, plus the few tags our bundle writes itself.
-ALLOWED_TAGS = frozenset(
-    "a b blockquote br code del details div em h1 h2 h3 h4 h5 h6 hr i li ol p pre s small "
-    "span strong summary table tbody td th thead tr ul input".split()
-)
+ALLOWED_TAGS = frozenset({
+    "a", "b", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3",
+    "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "s", "small", "span", "strong",
+    "summary", "table", "tbody", "td", "th", "thead", "tr", "ul", "input",
+})  # fmt: skip
 ALLOWED_ATTRIBUTES = frozenset({"href", "class", "align", "title", "start", "id", "rel", "target"})
 _CHECKBOX = {"type": "checkbox", "disabled": "", "checked": ""}  # GFM task lists
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from hostile_corpus import (
     Case,
     assert_inert_html,
@@ -18,7 +19,6 @@ from hostile_corpus import (
     render_with_markdown_it,
     render_with_marked,
 )
-
 from ipyllm._magic import render
 from ipyllm._manager.turn import Turn
 from ipyllm._types import Response
@@ -60,7 +60,9 @@ def test_each_case_is_inert_in_commonmark(case: Case) -> None:
 
 def test_every_case_is_inert_as_jupyterlab_renders_it() -> None:
     corpus = cases()
-    for case, html in zip(corpus, render_with_marked([inert_markdown(c.text) for c in corpus])):
+    for case, html in zip(
+        corpus, render_with_marked([inert_markdown(c.text) for c in corpus]), strict=True
+    ):
         assert_inert_html(html, case.shows)
 
 
@@ -72,7 +74,7 @@ def test_the_corpus_is_hostile_without_the_policy() -> None:
     raw = render_with_marked([c.text for c in corpus])
     dangerous = [
         c.id
-        for c, html in zip(corpus, raw)
+        for c, html in zip(corpus, raw, strict=True)
         if inspect_html(html)[0] or inspect_html(render_with_markdown_it(c.text))[0]
     ]
     assert len(dangerous) >= len(corpus) - 4, dangerous
@@ -202,7 +204,7 @@ def test_every_bundle_is_inert_as_jupyterlab_renders_it() -> None:
 def test_response_repr_markdown_is_inert() -> None:
     corpus = cases()
     rendered = render_with_marked([Response(text=c.text)._repr_markdown_() for c in corpus])
-    for case, html in zip(corpus, rendered):
+    for case, html in zip(corpus, rendered, strict=True):
         assert_inert_html(html, case.shows)
 
 

@@ -13,9 +13,9 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
-from hostile_corpus import CANARY, Case, cases
 from playwright.sync_api import Page, Request, expect
 
+from hostile_corpus import CANARY, Case, cases
 from ipyllm.testing import FakeLLMServer, Reply
 
 from .labdriver import KERNEL_TIMEOUT_MS, LabServer, NotebookPage
