@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ ALLOWED_TAGS = frozenset({
     "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "s", "small", "span", "strong",
     "summary", "table", "tbody", "td", "th", "thead", "tr", "ul", "input",
 })  # fmt: skip
-ALLOWED_ATTRIBUTES = frozenset({"href", "class", "align", "title", "start", "id", "rel", "target"})
+ALLOWED_ATTRIBUTES = frozenset(
+    {"href", "class", "align", "title", "start", "id", "rel", "target", "colspan", "rowspan"}
+)
 _CHECKBOX = {"type": "checkbox", "disabled": "", "checked": ""}  # GFM task lists
 
 
@@ -74,6 +77,8 @@ class _Collector(HTMLParser):
             if tag == "input":
                 if name not in _CHECKBOX or (name == "type" and value != "checkbox"):
                     self.problems.append(f"<input {name}={value!r}>")
+            elif name == "style" and re.fullmatch(r"text-align:\s*\w+;?", value):
+                pass  # ipyllm's own tables align their columns
             elif name not in ALLOWED_ATTRIBUTES:
                 self.problems.append(f"attribute {name}={value!r} on <{tag}>")
             elif name == "href" and not _safe_href(value):

@@ -260,3 +260,17 @@ def test_random_mixtures_stay_inert(caplog: pytest.LogCaptureFixture) -> None:
     for html in [render_with_markdown_it(t) for t in inert] + render_with_marked(inert):
         problems, _ = inspect_html(html)
         assert not problems, html
+
+
+def test_history_and_usage_tables_are_inert() -> None:
+    from ipyllm._manager.history_render import HistoryEntry, HistoryList
+    from ipyllm._manager.usage import UsageRow, UsageSummary
+
+    corpus = cases()
+    entries = HistoryList(
+        HistoryEntry("c", c.text, 0, f"fake:{c.text}", c.text, c.text, "done", 1, 2, 0.1, 0.0)
+        for c in corpus
+    )
+    assert_inert_html(entries._repr_html_(), tuple(c.text[:20] for c in corpus))
+    rows = [UsageRow(c.text, 1, 1, 1, None) for c in corpus]
+    assert_inert_html(UsageSummary(by_tab=rows, by_model=rows)._repr_html_())

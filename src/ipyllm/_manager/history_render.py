@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from .._untrusted import escape_html  # titles, models, prompts, answers: never markup
 
 __all__ = ["HistoryEntry", "HistoryList"]
 
@@ -69,9 +70,9 @@ def _html_table(entries: Sequence[HistoryEntry]) -> str:
     head = "".join(f"<th style='text-align:left'>{h}</th>" for h in _HEADERS)
     body = []
     for entry in entries:
-        cells = [f"<td>{html.escape(cell)}</td>" for cell in _cells(entry)[:-1]]
-        answer = html.escape(_clip(entry.text, 500), quote=True)
-        query = html.escape(_clip(entry.query, 120))
+        cells = [f"<td>{escape_html(cell)}</td>" for cell in _cells(entry)[:-1]]
+        answer = escape_html(_clip(entry.text, 500), quote=True)
+        query = escape_html(_clip(entry.query, 120))
         cells.append(f"<td title=\"{answer}\" style='text-align:left'>{query}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     if not body:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from .._untrusted import escape_html  # titles, models, prompts, answers: never markup
 
 if TYPE_CHECKING:
     from .tab import Tab
@@ -68,7 +69,7 @@ def _line(row: UsageRow) -> str:
 
 
 def _html_row(row: UsageRow) -> str:
-    cells = [html.escape(row.name), row.turns, row.tokens_in, row.tokens_out, _cost(row.cost)]
+    cells = [escape_html(row.name), row.turns, row.tokens_in, row.tokens_out, _cost(row.cost)]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
