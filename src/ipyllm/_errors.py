@@ -4,6 +4,14 @@ Every error ipyllm raises derives from :class:`LLMError`::
 
     LLMError
     ├── MissingKeyError        no API key for a provider that needs one
+    │   └── InvalidKeyError    the key holds a line break, space, control or
+    │                          non-ASCII character (a bad paste)
+    ├── InsecureHTTPError      a key would go over plain http:// to a host that
+    │                          is not loopback or on a private network
+    ├── ConfigurationError     a value refused before any request (also a
+    │   │                      ValueError): a base URL that is not http(s)
+    │   │                      with a host, an empty model name
+    │   └── InvalidOptionError a request option or tab title out of range
     ├── UnknownProviderError   "foo:model" names no provider or endpoint
     ├── KeyringError           the OS keyring is missing or refused the request
     ├── UnknownTabError        no open tab (or past conversation) by that name
@@ -28,14 +36,21 @@ Every error carries ``provider``, ``status`` (HTTP status or ``None``),
 ``response`` (the partial :class:`~ipyllm.Response`, with any reasoning and
 usage seen, or ``None``). Messages quote the provider's own words and say how
 to fix the problem. No message, repr or traceback ever contains an API key:
-:func:`redact` scrubs every string that goes into one.
+:func:`redact` scrubs every string that goes into one, and ``body``,
+``partial`` and ``response`` are scrubbed the same way, strings inside dicts,
+lists and dataclasses included. A key is masked in every form a message can
+quote it in: as is, ``repr``/bytes/JSON-escaped, URL-encoded, or after
+``Bearer``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
     from ._types import Response
@@ -43,7 +58,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "ConfigurationError",
     "ConnectionError",
+    "InsecureHTTPError",
+    "InvalidKeyError",
+    "InvalidOptionError",
     "KeyringError",
     "LLMError",
     "MissingKeyError",
@@ -57,23 +76,54 @@ __all__ = [
     "UnknownProviderError",
     "UnknownTabError",
     "redact",
+    "redact_value",
     "register_secret",
 ]
 
-# Keys this process has seen; any of them found in a message is replaced.
+# Keys this process has seen, each in every form a message may quote it in;
+# any of them found in a message is replaced.
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+_MIN_SECRET = 6  # shorter strings would mask ordinary words
 # Shapes of well-known key formats, scrubbed even if never registered.
 _KEY_SHAPES = re.compile(
     r"(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{16,}|AIza[0-9A-Za-z_\-]{30,}|xai-[A-Za-z0-9]{16,})"
 )
+# A bearer credential echoed back (an Authorization header in a body or a log),
+# registered or not. Requiring a digit and 12+ characters spares prose such as
+# "Bearer token required".
+_BEARER = re.compile(r"(?i)\b(Bearer\s+)(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{12,}")
+# Runs of printable ASCII inside a key that also holds other characters: a
+# message may quote one piece of a key cut at a line break.
+_PIECES = re.compile(r"[!-~]{8,}")
+
+
+def _forms(secret: str) -> set[str]:
+    """``secret`` as is and as every escape or encoding a message may show it in."""
+    raw = secret.encode("utf-8", "surrogateescape")
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        repr(raw)[2:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+    }
+    for encoded in (quote(secret, safe=""), quote(secret), quote_plus(secret)):
+        forms.add(encoded)
+        forms.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), encoded))
+    if not secret.isascii() or not secret.isprintable() or " " in secret:
+        forms.update(_PIECES.findall(secret))
+    return {form for form in forms if len(form) >= _MIN_SECRET}
 
 
 def register_secret(secret: str | None) -> None:
-    """Remember ``secret`` so that :func:`redact` removes it from any text."""
-    if secret and len(secret) >= 6:
+    """Remember ``secret`` so that :func:`redact` removes it, in any form, from any text."""
+    if secret and len(secret) >= _MIN_SECRET:
+        forms = _forms(secret)
         with _secrets_lock:
-            _secrets.add(secret)
+            _secrets.update(forms)
 
 
 def redact(text: str) -> str:
@@ -85,7 +135,39 @@ def redact(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "[REDACTED]")
+    text = _BEARER.sub(r"\1[REDACTED]", text)
     return _KEY_SHAPES.sub("[REDACTED]", text)
+
+
+def redact_value(value: Any) -> Any:
+    """``value`` with :func:`redact` applied to every string inside it.
+
+    Dicts (keys too), lists, tuples and dataclass instances (a
+    :class:`~ipyllm.Response`) are copied when something in them changes;
+    bytes are scrubbed as UTF-8. Other values are returned as they are.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "surrogateescape")
+        scrubbed = redact(text)
+        return value if scrubbed == text else scrubbed.encode("utf-8", "surrogateescape")
+    if isinstance(value, dict):
+        return {redact_value(k): redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            if f.init:
+                old = getattr(value, f.name)
+                new = redact_value(old)
+                if new is not old and new != old:
+                    changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    return value
 
 
 class LLMError(Exception):
@@ -106,11 +188,13 @@ class LLMError(Exception):
         super().__init__(self.message)
         self.provider = provider
         self.status = status
-        self.partial = partial
-        self.response = response
+        # A server may echo the key back, in its error body or even in the
+        # answer; a notebook that displays any of these saves it to disk.
+        self.partial = redact(partial)
+        self.response: Response | None = redact_value(response)
         self.mid_stream = mid_stream
         # The provider's parsed error body, for callers that need its details.
-        self.body = body
+        self.body = redact_value(body)
 
     def __str__(self) -> str:
         return self.message
@@ -122,6 +206,21 @@ class LLMError(Exception):
 
 class MissingKeyError(LLMError):
     """No API key was found for a provider that needs one."""
+
+
+class InvalidKeyError(MissingKeyError):
+    """The key found cannot be a valid key: it holds a line break, a space, a control
+    character or a non-ASCII character. The message says where it came from."""
+
+
+class InsecureHTTPError(LLMError):
+    """A key would be sent over plain ``http://`` to a host that is not loopback or on a
+    private network; use ``https://`` or pass ``allow_insecure_http=True``."""
+
+
+class ConfigurationError(LLMError, ValueError):
+    """A value ipyllm refuses before any request: a base URL that is not ``http(s)``
+    with a host, an empty model name, or (:class:`InvalidOptionError`) an option."""
 
 
 class UnknownProviderError(LLMError):
@@ -138,6 +237,11 @@ class UnknownTabError(LLMError):
 
 class TabBusyError(LLMError):
     """A prompt was sent to a tab that is still answering the previous one."""
+
+
+class InvalidOptionError(ConfigurationError):
+    """A request option (temperature, max_tokens) or a tab title is out of range; raised
+    before any request is sent or any history is written."""
 
 
 class AuthenticationError(LLMError):

@@ -9,6 +9,11 @@ available is a file-based or failing one, :meth:`KeyStore.set` refuses.
 ``keyring`` is imported only when the keyring is first used; ``import ipyllm``
 stays fast. Every key found or stored is registered with
 :func:`~ipyllm._errors.register_secret`, so no error message can show it.
+
+A key is printable ASCII with no spaces: one holding a line break, a space, a
+control or a non-ASCII character (a bad paste) is refused with an
+:class:`~ipyllm.InvalidKeyError` that names where it came from, before it is
+stored or sent. Surrounding whitespace is stripped first.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import contextlib
 import logging
 import os
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from ._errors import (
+    InvalidKeyError,
     KeyringError,
     MissingKeyError,
     UnknownProviderError,
@@ -31,7 +38,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-__all__ = ["SERVICE", "KeySource", "KeyStore"]
+__all__ = ["SERVICE", "KeySource", "KeyStore", "check_key", "explicit_key"]
 
 SERVICE = "ipyllm"
 """Keyring service name under which keys are stored; the user name is the provider."""
@@ -103,6 +110,56 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
+def _flaw(key: str) -> str | None:
+    """What makes ``key`` unusable in an HTTP header, or None; never quotes the key."""
+    for position, char in enumerate(key, 1):
+        if "!" <= char <= "~":
+            continue
+        if char in "\r\n":
+            what = "a line break"
+        elif char == " ":
+            what = "a space"
+        elif char == "\t":
+            what = "a tab"
+        elif char.isascii():
+            what = f"a control character (U+{ord(char):04X})"
+        else:
+            # The name tells a truncated display ("HORIZONTAL ELLIPSIS") or a
+            # typographic quote from a rich-text paste at a glance.
+            name = unicodedata.name(char, "")
+            what = f"a non-ASCII character (U+{ord(char):04X}{' ' + name if name else ''})"
+        return f"{what} at character {position} of {len(key)}"
+    return None
+
+
+def check_key(provider: str, key: str, origin: str, fix: str) -> str:
+    """``key``, or :class:`InvalidKeyError` if it cannot be a key.
+
+    ``origin`` completes "the key …" (``"from the api_key argument"``); ``fix`` says
+    what to do. The key is registered for redaction either way.
+    """
+    register_secret(key)
+    flaw = _flaw(key)
+    if flaw is not None:
+        raise InvalidKeyError(
+            f"The {provider} API key {origin} contains {flaw}, so it cannot be used: {fix}.",
+            provider=provider,
+        )
+    return key
+
+
+_FROM_ARGUMENT = "from the api_key argument"
+_FIX_ARGUMENT = "pass the key alone, on one line, exactly as the provider shows it"
+
+
+def explicit_key(provider: str, value: str | None) -> str | None:
+    """An ``api_key=`` argument, stripped and checked; None if blank."""
+    key = _clean(value)
+    if key is None:
+        return None
+    return check_key(provider, key, _FROM_ARGUMENT, _FIX_ARGUMENT)
+
+
 def _unusable_reason(backend: KeyringBackend) -> str | None:
     """Why ``backend`` must not receive a key, or None if it is a real OS keyring."""
     from keyring.backends import chainer, fail
@@ -165,18 +222,33 @@ class KeyStore:
     # -- lookups ---------------------------------------------------------
 
     def find(self, provider: str, explicit: str | None = None) -> tuple[str, KeySource] | None:
-        """The key for ``provider`` and where it came from, or None if there is none."""
+        """The key for ``provider`` and where it came from, or None if there is none.
+
+        Raises :class:`InvalidKeyError`, naming the source, if the key found
+        cannot be a key (a line break, space, control or non-ASCII character).
+        """
         _check_provider(provider)
-        key = _clean(explicit)
+        key = explicit_key(provider, explicit)
         if key is not None:
-            register_secret(key)
             return key, "explicit"
-        key = self._from_env(provider)
-        if key is not None:
-            return key, "env"
+        from_env = self._from_env(provider)
+        if from_env is not None:
+            key, name = from_env
+            fix = f"set {name} to the key alone, on one line"
+            return check_key(provider, key, f"from the {name} environment variable", fix), "env"
         key = self._from_keyring(provider)
         if key is not None:
-            return key, "keyring"
+            fix = f"store it again with ipyllm.keys.set({provider!r}) or %llm keys set {provider}"
+            return check_key(provider, key, "from the OS keyring", fix), "keyring"
+        return None
+
+    def _locate(self, provider: str) -> KeySource | None:
+        """Where a key for ``provider`` is, usable or not (never raises for a bad key)."""
+        _check_provider(provider)
+        if self._from_env(provider) is not None:
+            return "env"
+        if self._from_keyring(provider) is not None:
+            return "keyring"
         return None
 
     def require(self, provider: str, explicit: str | None = None) -> str:
@@ -201,9 +273,12 @@ class KeyStore:
         return found[0] if found else None
 
     def source(self, provider: str) -> KeySource | None:
-        """Where the key for ``provider`` would come from: ``"env"``, ``"keyring"`` or None."""
-        found = self.find(provider)
-        return found[1] if found else None
+        """Where the key for ``provider`` would come from: ``"env"``, ``"keyring"`` or None.
+
+        A key that :meth:`find` would refuse as malformed still counts, so a
+        listing of keys shows it (and using it says what is wrong).
+        """
+        return self._locate(provider)
 
     def status(self, providers: Iterable[str]) -> dict[str, KeySource | None]:
         """The source of each provider's key (never the key itself)."""
@@ -228,7 +303,12 @@ class KeyStore:
                 provider=provider,
             )
         register_secret(key)
-        register_secret(cleaned)
+        check_key(
+            provider,
+            cleaned,
+            "given to store",
+            "nothing was stored; paste the key alone, on one line",
+        )
         try:
             backend, reason = _pick_backend()
         except Exception as exc:
@@ -286,12 +366,13 @@ class KeyStore:
     def _names(self, provider: str) -> tuple[str, ...]:
         return tuple(self._env_vars(provider))
 
-    def _from_env(self, provider: str) -> str | None:
+    def _from_env(self, provider: str) -> tuple[str, str] | None:
+        """The first set variable's key and the variable's name."""
         for name in self._names(provider):
             value = _clean(os.environ.get(name))
             if value is not None:
                 register_secret(value)
-                return value
+                return value, name
         return None
 
     def _sync_generation(self) -> None:

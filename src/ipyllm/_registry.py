@@ -1,4 +1,10 @@
-"""Which providers exist, how each is configured, and the cached :class:`Provider` factory."""
+"""Which providers exist, how each is configured, and the cached :class:`Provider` factory.
+
+Settings are checked when they are given, so a bad one fails at once, in one
+line, before any request or history row: a base URL must be ``http(s)`` with a
+host (from an argument, :func:`configure`, :func:`register_endpoint` or an
+environment variable), and a model name must not be empty.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._errors import UnknownProviderError
+from ._errors import ConfigurationError, UnknownProviderError
 from ._providers.catalog import BUILTIN, MODEL_PREFIXES
 from ._providers.spec import Adapter, ProviderSpec
+from ._urls import check_base_url
 
 if TYPE_CHECKING:
     from ._engine.provider import Provider
@@ -20,7 +27,8 @@ if TYPE_CHECKING:
 _lock = threading.RLock()
 _specs: dict[str, ProviderSpec] = {spec.name: spec for spec in BUILTIN}
 _overrides: dict[str, dict[str, Any]] = {}
-_cache: dict[tuple[str, str, str, int], Provider] = {}
+# (name, base URL, key fingerprint, allow_insecure_http, generation) -> provider
+_cache: dict[tuple[str, str, str, bool, int], Provider] = {}
 _generation = 0  # bumped by configure() so cached providers pick up new settings
 _adapters: dict[str, Adapter] = {}
 _key_store: KeyStore | None = None
@@ -63,14 +71,48 @@ def key_store() -> KeyStore:
         return _key_store
 
 
+def _check_model_name(model: object, origin: str) -> str:
+    """``model`` stripped; :class:`ConfigurationError` if empty or holding control characters."""
+    if not isinstance(model, str):
+        raise ConfigurationError(
+            f"A model name in {origin} must be a str, not {type(model).__name__}."
+        )
+    name = model.strip()
+    if not name:
+        raise ConfigurationError(f"A model name in {origin} is empty: name a model, e.g. 'gpt-4o'.")
+    if not name.isprintable():
+        raise ConfigurationError(
+            f"The model name {name!r} in {origin} contains a line break or control character."
+        )
+    return name
+
+
+def _check_models(models: Iterable[str], origin: str) -> tuple[str, ...]:
+    # A lone string is iterable too, and would become a list of its letters.
+    if isinstance(models, str):
+        raise ConfigurationError(
+            f"models in {origin} must be a list of names, e.g. models=['a', 'b'], not a str."
+        )
+    return tuple(_check_model_name(m, origin) for m in models)
+
+
 def parse_model(model: str) -> tuple[str, str]:
-    """Split ``"provider:model"``; a bare model name is matched by its prefix (``claude-…``)."""
+    """Split ``"provider:model"``; a bare model name is matched by its prefix (``claude-…``).
+
+    ``"provider"`` alone means its default model; ``"provider:"`` (nothing after
+    the colon) is refused with :class:`ConfigurationError`.
+    """
     model = model.strip()
     head, sep, rest = model.partition(":")
     with _lock:
         known = head in _specs
     if sep and known:
-        return head, rest or spec_for(head).default_model
+        if not rest.strip():
+            raise ConfigurationError(
+                f"No model after {head + ':'!r}: write {head}:MODEL, or just {head!r} for its "
+                f"default ({spec_for(head).default_model})."
+            )
+        return head, _check_model_name(rest, repr(model))
     if not sep and known:  # just a provider name: its default model
         return head, spec_for(head).default_model
     lowered = model.lower()
@@ -92,20 +134,30 @@ def configure(
     headers: dict[str, str] | None = None,
     models: Iterable[str] | None = None,
     default_model: str | None = None,
+    allow_insecure_http: bool | None = None,
 ) -> None:
-    """Set a provider's defaults for this process (base URL, extra headers, model list)."""
+    """Set a provider's defaults for this process (base URL, extra headers, model list).
+
+    Each value is checked before any is applied. ``allow_insecure_http=True``
+    lets its key go over plain ``http://`` to hosts that are not loopback or on
+    a private network; ``False`` takes that back.
+    """
     global _generation
     spec_for(provider)
+    origin = f"ipyllm.configure({provider!r})"
+    changes: dict[str, Any] = {}
+    if base_url is not None:
+        changes["base_url"] = check_base_url(base_url, origin)
+    if headers is not None:
+        changes["headers"] = dict(headers)
+    if models is not None:
+        changes["models"] = _check_models(models, origin)
+    if default_model is not None:
+        changes["default_model"] = _check_model_name(default_model, origin)
+    if allow_insecure_http is not None:
+        changes["allow_insecure_http"] = bool(allow_insecure_http)
     with _lock:
-        settings = _overrides.setdefault(provider, {})
-        if base_url is not None:
-            settings["base_url"] = base_url
-        if headers is not None:
-            settings["headers"] = dict(headers)
-        if models is not None:
-            settings["models"] = tuple(models)
-        if default_model is not None:
-            settings["default_model"] = default_model
+        _overrides.setdefault(provider, {}).update(changes)
         _generation += 1
 
 
@@ -117,18 +169,25 @@ def register_endpoint(
     models: Iterable[str] = (),
     headers: dict[str, str] | None = None,
     default_model: str | None = None,
+    allow_insecure_http: bool = False,
 ) -> None:
     """Add a named OpenAI-compatible endpoint, usable as ``"name:model"``.
 
     ``key_env`` names the environment variable holding its key; with none, the
     key comes from the OS keyring (``ipyllm.keys.set(name)``) if one is stored.
+    ``allow_insecure_http=True`` lets that key go over plain ``http://`` to a
+    host that is not loopback or on a private network.
     """
     global _generation
     if not name or ":" in name or any(c.isspace() for c in name):
         raise UnknownProviderError(
             f"Endpoint name {name!r} must be non-empty with no spaces or ':'.", provider=name
         )
-    models = tuple(models)
+    origin = f"ipyllm.register_endpoint({name!r})"
+    base_url = check_base_url(base_url, origin)
+    models = _check_models(models, origin)
+    if default_model is not None:
+        default_model = _check_model_name(default_model, origin)
     spec = dataclasses.replace(
         spec_for("openai-compatible"),
         name=name,
@@ -143,6 +202,8 @@ def register_endpoint(
     with _lock:
         _specs[name] = spec
         _overrides.pop(name, None)
+        if allow_insecure_http:
+            _overrides[name] = {"allow_insecure_http": True}
         _generation += 1
 
 
@@ -160,23 +221,31 @@ def _normalize_ollama_host(value: str) -> str:
 
 
 def resolve_base_url(spec: ProviderSpec, explicit: str | None = None) -> str:
-    """Explicit argument, then :func:`configure`, then the environment, then the default."""
+    """Explicit argument, then :func:`configure`, then the environment, then the default.
+
+    An explicit or environment value that is not an ``http(s)`` URL with a host
+    raises :class:`ConfigurationError` naming where it came from.
+    """
+    if explicit is not None:
+        return check_base_url(explicit, "the base_url argument")
     with _lock:
         configured = _overrides.get(spec.name, {}).get("base_url")
-    url = explicit or configured
-    if not url:
-        url = next((os.environ[v] for v in spec.base_url_env if os.environ.get(v)), None)
-        if url and spec.name == "ollama":
+    if configured:
+        return str(configured)  # checked by configure()
+    var = next((v for v in spec.base_url_env if os.environ.get(v, "").strip()), None)
+    if var is not None:
+        url = os.environ[var].strip()
+        if spec.name == "ollama":
             url = _normalize_ollama_host(url)
-    url = url or spec.base_url
-    if not url:
+        return check_base_url(url, f"the {var} environment variable")
+    if not spec.base_url:
         env = spec.base_url_env[0] if spec.base_url_env else "the base URL"
         raise UnknownProviderError(
             f"{spec.label} needs a base URL: pass base_url=…, set {env}, or call "
             f"ipyllm.configure({spec.name!r}, base_url='http://host:port/v1').",
             provider=spec.name,
         )
-    return url.rstrip("/")
+    return spec.base_url.rstrip("/")
 
 
 def _adapter(kind: str) -> Adapter:
@@ -201,13 +270,23 @@ def _fingerprint(key: str | None) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16] if key else "-"
 
 
-def get_provider(name: str, api_key: str | None = None, base_url: str | None = None) -> Provider:
-    """A ready :class:`Provider`, cached by name, base URL and a fingerprint of the key.
+def get_provider(
+    name: str,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    *,
+    allow_insecure_http: bool = False,
+) -> Provider:
+    """A ready :class:`Provider`, cached by name, base URL, opt-in and a fingerprint of the key.
 
     The key is ``api_key``, else the provider's environment variable, else the
-    OS keyring. A missing key is reported when a request needs it.
+    OS keyring. A missing key is reported when a request needs it; a malformed
+    one (:class:`InvalidKeyError`), or one that would go over plain ``http://``
+    to a public host (:class:`InsecureHTTPError`, unless ``allow_insecure_http``
+    here or in :func:`configure`), at once.
     """
     from ._engine.provider import Provider
+    from ._keys import explicit_key
 
     spec = spec_for(name)
     url = resolve_base_url(spec, base_url)
@@ -215,14 +294,19 @@ def get_provider(name: str, api_key: str | None = None, base_url: str | None = N
     # when given one, which also keeps keyring's slow import off their first use.
     keyless = spec.local and not spec.key_env and not spec.needs_key
     store = key_store()
-    found = (api_key, "explicit") if keyless else store.find(name, api_key)
-    key = found[0] if found else None
-    cache_key = (name, url, _fingerprint(key), _generation)
+    key: str | None
+    if keyless:
+        key = explicit_key(name, api_key)
+    else:
+        found = store.find(name, api_key)
+        key = found[0] if found else None
     with _lock:
+        settings = dict(_overrides.get(name, {}))
+        allow = allow_insecure_http or bool(settings.get("allow_insecure_http"))
+        cache_key = (name, url, _fingerprint(key), allow, _generation)
         cached = _cache.get(cache_key)
         if cached is not None:
             return cached
-        settings = dict(_overrides.get(name, {}))
         if settings.get("default_model"):
             spec = dataclasses.replace(spec, default_model=settings["default_model"])
         transport_factory = None
@@ -239,6 +323,7 @@ def get_provider(name: str, api_key: str | None = None, base_url: str | None = N
             transport_factory=transport_factory,
             models=settings.get("models"),
             headers=settings.get("headers"),
+            allow_insecure_http=allow,
         )
         _cache[cache_key] = provider
         return provider

@@ -31,7 +31,9 @@ def default_model() -> str:
         return env
     store = _registry.key_store()
     for name in _PREFERRED:
-        if store.find(name):
+        # source(), not find(): a malformed key still picks its provider, and the
+        # first request then says what is wrong with it instead of falling to the demo.
+        if store.source(name):
             return f"{name}:{_registry.spec_for(name).default_model}"
     return "demo:demo"
 
@@ -48,6 +50,8 @@ class Session:
     into (an open tab continues its conversation; a new name opens one); a
     fresh tab by default. ``timeout`` is the silence allowed between two
     chunks (default 300 s), ``connect_timeout`` the time to connect (15 s).
+    ``base_url`` must be an ``http(s)`` URL; a key goes over plain ``http://``
+    only to loopback or private-network hosts unless ``allow_insecure_http=True``.
     ``ask``/``stream`` block the calling thread while the stream runs on the
     manager's worker thread; ``aask``/``astream`` are their asyncio twins.
     ``stop()`` ends the current answer from any thread, keeping the partial.
@@ -67,6 +71,7 @@ class Session:
         connect_timeout: float | None = None,
         tab: str | Tab | None = None,
         fallback: Sequence[str] = (),
+        allow_insecure_http: bool = False,
     ) -> None:
         from ._manager.manager import manager
         from ._manager.tab import Tab
@@ -78,9 +83,12 @@ class Session:
         self.models = [self.model] + [m for m in [*requested[1:], *fallback] if m]
         for other in self.models[1:]:
             _registry.parse_model(other)
-        self.provider = _registry.get_provider(self.provider_name, api_key, base_url)
+        self.provider = _registry.get_provider(
+            self.provider_name, api_key, base_url, allow_insecure_http=allow_insecure_http
+        )
         self._api_key = api_key
         self._base_url = base_url
+        self._allow_insecure_http = allow_insecure_http
         self.system = system
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -238,6 +246,7 @@ class Session:
             connect_timeout=self.connect_timeout,
             api_key=self._api_key,
             base_url=self._base_url,
+            allow_insecure_http=self._allow_insecure_http,
             **options,
         )
 

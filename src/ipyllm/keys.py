@@ -3,6 +3,11 @@
 Keys are found in this order: an explicit ``api_key=`` argument, the provider's
 environment variable (``OPENAI_API_KEY``…), then the OS keyring (service
 ``ipyllm``, user name = provider). They are never written anywhere else.
+
+A key must be printable ASCII without spaces (surrounding whitespace is
+stripped): one with a line break, a space, a control or a non-ASCII character
+inside is refused with :class:`~ipyllm.InvalidKeyError`, before it is stored or
+sent, and the message says where it came from without showing it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ __all__ = ["delete", "get", "set", "status"]
 
 
 def set(provider: str, key: str | None = None) -> None:
-    """Store ``provider``'s key in the OS keyring; with no ``key``, ask for it (hidden)."""
+    """Store ``provider``'s key in the OS keyring; with no ``key``, ask for it (hidden).
+
+    A malformed key (see the module docstring) raises :class:`~ipyllm.InvalidKeyError`
+    and nothing is stored.
+    """
     _registry.spec_for(provider)
     if key is None:
         key = getpass.getpass(f"API key for {provider} (input hidden): ")
@@ -24,7 +33,10 @@ def set(provider: str, key: str | None = None) -> None:
 
 
 def get(provider: str) -> str | None:
-    """``provider``'s key from the environment or the keyring, or None."""
+    """``provider``'s key from the environment or the keyring, or None.
+
+    Raises :class:`~ipyllm.InvalidKeyError` if that key is malformed.
+    """
     return _registry.key_store().get(provider)
 
 

@@ -15,7 +15,9 @@ from .. import __version__
 from .._errors import (
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ConnectionError,
+    InsecureHTTPError,
     LLMError,
     MissingKeyError,
     NotFoundError,
@@ -25,6 +27,7 @@ from .._errors import (
     TimeoutError,
     register_secret,
 )
+from .._keys import explicit_key
 from .._providers.spec import Adapter, HTTPRequest, ProviderSpec
 from .._types import (
     Done,
@@ -36,6 +39,7 @@ from .._types import (
     Response,
     TextDelta,
 )
+from .._urls import cleartext_host, insecure_http_error
 from .._wire.ndjson import NDJSONDecoder
 from .._wire.sse import SSEDecoder
 from .accumulate import ResponseBuilder
@@ -72,7 +76,9 @@ _NOT_RETRIED = (
     BadRequestError,
     NotFoundError,
     QuotaExceededError,
-    MissingKeyError,
+    MissingKeyError,  # and InvalidKeyError
+    InsecureHTTPError,
+    ConfigurationError,
 )
 
 
@@ -81,6 +87,11 @@ class Provider:
 
     Instances are stateless with respect to conversations, so one serves any
     number of concurrent streams. Get them from :func:`ipyllm.get_provider`.
+
+    A key is never sent over plain ``http://`` to a host that is not loopback
+    or on a private network (:class:`InsecureHTTPError`) unless
+    ``allow_insecure_http``; a ``transport_factory`` (an in-process transport,
+    such as the demo's) decides itself where bytes go, so the rule is left to it.
     """
 
     def __init__(
@@ -94,7 +105,9 @@ class Provider:
         transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
         models: tuple[str, ...] | None = None,
         headers: dict[str, str] | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
+        api_key = explicit_key(spec.name, api_key)
         self.spec = spec
         self.adapter = adapter
         self.name = spec.name
@@ -110,6 +123,12 @@ class Provider:
         # Servers that reject stream_options (Mistral answers 422) are remembered.
         self._include_usage = spec.include_usage
         register_secret(api_key)
+        # The public host a key would reach in cleartext; None when it may go.
+        self._cleartext_host = (
+            None if allow_insecure_http or transport_factory else cleartext_host(base_url)
+        )
+        if api_key is not None:
+            self._refuse_cleartext()  # now, not at the first request
 
     def __repr__(self) -> str:
         return f"<Provider {self.name} base_url={self.base_url!r}>"
@@ -224,7 +243,13 @@ class Provider:
         if self._key is None and self.spec.needs_key:
             # The resolver raises MissingKeyError with both fixes; this is a fallback.
             raise MissingKeyError(f"No API key for {self.name}.", provider=self.name)
+        if self._key is not None:
+            self._refuse_cleartext()
         return self._key
+
+    def _refuse_cleartext(self) -> None:
+        if self._cleartext_host is not None:
+            raise insecure_http_error(self.name, self.spec.label, self._cleartext_host)
 
     def _error_context(self) -> ErrorContext:
         env = self.spec.key_env[0] if self.spec.key_env else None

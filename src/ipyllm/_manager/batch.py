@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _registry, _runner
 from .._errors import LLMError
-from .._types import Message, Options, Response
+from .._types import Message, Options, Response, check_options
 from .cost import cost_usd
 
 
@@ -38,11 +38,21 @@ def batch(
         raise ValueError("concurrency must be at least 1")
     provider_name, model_name = _registry.parse_model(model or default_model())
     provider = _registry.get_provider(
-        provider_name, options.pop("api_key", None), options.pop("base_url", None)
+        provider_name,
+        options.pop("api_key", None),
+        options.pop("base_url", None),
+        allow_insecure_http=bool(options.pop("allow_insecure_http", False)),
     )
     max_retries = int(options.pop("max_retries", 2))
     timeout = options.pop("timeout", None)
     call = Options(model=model_name, system=system, **options)
+    # batch bypasses Tab.send, so the provider's temperature range is checked here.
+    check_options(
+        call.temperature,
+        None,
+        max_temperature=provider.spec.max_temperature,
+        provider=provider_name,
+    )
     gate = manager().limiter(provider_name)
     bar = _progress_bar(len(prompts)) if progress else None
 

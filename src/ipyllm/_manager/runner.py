@@ -20,7 +20,8 @@ from .._errors import (
     StreamError,
     TimeoutError,
 )
-from .._types import Message, Options, ReasoningDelta, Response, TextDelta
+from .._types import Message, Options, ReasoningDelta, Response, TextDelta, check_options
+from .._urls import check_base_url
 
 if TYPE_CHECKING:
     from .tab import Tab
@@ -45,7 +46,7 @@ _FALL_THROUGH = (
 
 @dataclass
 class TurnPlan:
-    """How to answer a turn: which models in order, and the request options."""
+    """How to answer a turn: which models in order, and the request options (checked here)."""
 
     models: list[str]
     system: str | None = None
@@ -55,9 +56,27 @@ class TurnPlan:
     headers: dict[str, str] = field(default_factory=dict)
     api_key: str | None = None  # for the first model only
     base_url: str | None = None  # for the first model only
+    allow_insecure_http: bool = False  # for the first model only
     max_retries: int = 2
     timeout: float | None = None
     connect_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.base_url is not None:
+            check_base_url(self.base_url, "the base_url argument")
+        # Every front door (Session, the magic, the panel) sends through Tab.send, which
+        # builds the plan before the turn exists: a bad value here costs no request and
+        # leaves no history row. The range is each model's provider's, fallbacks included.
+        check_options(self.temperature, self.max_tokens)
+        if self.temperature is None:
+            return
+        for model in self.models:
+            try:
+                provider = _registry.parse_model(model)[0]
+                bound = _registry.spec_for(provider).max_temperature
+            except LLMError:
+                continue  # an unknown model fails its turn, with its own message
+            check_options(self.temperature, None, max_temperature=bound, provider=provider)
 
 
 def _estimate_tokens(messages: list[Message], max_tokens: int | None) -> int:
@@ -93,6 +112,7 @@ async def run_turn(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> R
                 provider_name,
                 plan.api_key if i == 0 else None,
                 plan.base_url if i == 0 else None,
+                allow_insecure_http=plan.allow_insecure_http and i == 0,
             )
             response = await provider.query_stream(
                 turn.full_query,
