@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
+from IPython.core.getipython import get_ipython
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing.globalipapp import start_ipython
 
@@ -24,7 +25,7 @@ from ipyllm.testing import FakeLLMServer, Reply
 
 @pytest.fixture(scope="module")
 def shell() -> InteractiveShell:
-    ip = start_ipython()
+    ip = start_ipython() or get_ipython()  # None once another test module started it
     assert ip is not None
     ip.run_line_magic("load_ext", "ipyllm")
     return ip

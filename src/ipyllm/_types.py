@@ -28,6 +28,49 @@ class Options:
     # Extra HTTP headers for this request only.
     headers: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_options(self.temperature, self.max_tokens)
+
+
+def check_options(
+    temperature: object,
+    max_tokens: object,
+    *,
+    max_temperature: float | None = None,
+    provider: str = "",
+) -> None:
+    """Raise :class:`~ipyllm.InvalidOptionError` unless ``temperature`` is a finite number
+    from 0 to ``max_temperature`` (no upper bound if ``None``) and ``max_tokens`` a positive
+    integer; ``None`` for either means the provider's default and always passes."""
+    import math
+
+    from ._errors import InvalidOptionError
+
+    who = provider or None
+    if temperature is not None:
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, int | float)
+            or not math.isfinite(temperature)
+        ):
+            raise InvalidOptionError(
+                f"temperature must be a finite number, not {temperature!r}.", provider=who
+            )
+        top = math.inf if max_temperature is None else max_temperature
+        if not 0 <= temperature <= top:
+            span = "of 0 or more" if max_temperature is None else f"from 0 to {top:g}"
+            where = f" for {provider}" if provider else ""
+            raise InvalidOptionError(
+                f"temperature {temperature!r} is out of range{where}: use a number {span}.",
+                provider=who,
+            )
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise InvalidOptionError(
+            f"max_tokens must be a positive integer, not {max_tokens!r}.", provider=who
+        )
+
 
 # ---- the event vocabulary every adapter maps its wire format onto ----------
 
@@ -130,4 +173,6 @@ class Response:
         return self.text
 
     def _repr_markdown_(self) -> str:
-        return self.text
+        from ._untrusted import inert_markdown  # the model wrote it: formatting only, no HTML
+
+        return inert_markdown(self.text)

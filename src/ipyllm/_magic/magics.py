@@ -10,10 +10,11 @@ import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Unicode, observe
 
+from .interpolate import interpolate
 from .state import FORMATS, CellOptions, MagicState
 
 _HELP = """Ask an LLM from a cell, or manage keys, models and tabs.
@@ -21,16 +22,24 @@ _HELP = """Ask an LLM from a cell, or manage keys, models and tabs.
 Cell magic, the cell body is the prompt::
 
     %%llm [MODEL] [options]
-    Explain {df.shape} in one sentence.
+    Explain {result} in one sentence.
 
 MODEL is ``provider:model`` (``anthropic:claude-sonnet-4-5``) or a provider
 name for its default model. By default every ``%%llm`` cell continues one
 conversation (the tab ``llm``); ``-t NAME`` uses another tab (shared with the
 chat panel and ``Session(tab=NAME)``), ``--new`` starts afresh.
 
-``{name}``, ``{obj.attr}``, ``{items[0]}``, ``{In[3]}`` and ``{Out[3]}`` are
-replaced by the values of existing notebook variables; any other braces
-(JSON, code, ``{}``) stay as typed; ``{{name}}`` keeps ``{name}`` literally.
+``{name}``, ``{obj.attr}``, ``{items[0]}``, ``{d['key']}``, ``{In[3]}`` and
+``{Out[3]}`` are replaced by the values of existing notebook variables; any
+other braces (JSON, code, ``{}``) stay as typed; ``{{name}}`` keeps ``{name}``
+literally. Nothing is evaluated and no code of the objects runs: ``.attr`` is
+read only from the object's own ``__dict__`` or slots (never a property or
+``__getattr__``), ``[...]`` only from a dict, list or tuple (never an overridden
+``__getitem__``); only ``str()`` of the value found is called, and if it
+raises, the braces stay and a one-line warning says so. The options line of
+``%%llm`` and the ``%llm`` commands get the same treatment, word by word,
+instead of IPython's ``{expression}`` and ``$name`` expansion (which runs
+code); ``--no-interpolate`` turns it off for the cell and its options line.
 
 Line commands::
 
@@ -59,6 +68,11 @@ def _split(line: str) -> list[str]:
         raise UsageError(f"Cannot parse {line!r}: {exc} (check the quotes).") from None
 
 
+def _keeps_braces(words: list[str]) -> bool:
+    # --no-interpolate, or an abbreviation argparse would accept ("--no" is unambiguous).
+    return any(len(w) >= 4 and "--no-interpolate".startswith(w) for w in words)
+
+
 @magics_class
 class LLMMagics(Magics):
     """The ``%%llm`` / ``%llm`` magics; ``%load_ext ipyllm`` registers them."""
@@ -78,6 +92,7 @@ class LLMMagics(Magics):
     def _default_model_changed(self, change: dict[str, Any]) -> None:
         self.state.default_model = change["new"]
 
+    @no_var_expand  # IPython would evaluate {expressions} in the line: see _words
     @magic_arguments()
     @argument("model", nargs="?", help="provider:model, or a provider for its default model")
     @argument("-t", "--tab", help="continue this tab (created if new)")
@@ -99,10 +114,13 @@ class LLMMagics(Magics):
     @argument("--no-interpolate", action="store_true", help="send {braces} as typed")
     @line_cell_magic
     def llm(self, line: str, cell: str | None = None) -> Any:
+        words = _split(line)
         if cell is None:
-            return self._command(line)
+            return self._command(self._words(words))
+        if not _keeps_braces(words):
+            words = self._words(words)
         # shlex, not IPython's parse_argstring: that one keeps the quotes in -s "Be brief."
-        args = self.llm.parser.parse_args(_split(line))
+        args = self.llm.parser.parse_args(words)
         opts = CellOptions(
             model=args.model,
             tab=args.tab,
@@ -126,11 +144,16 @@ class LLMMagics(Magics):
 
     llm.__doc__ = _HELP + "\n" + (llm.__doc__ or "")
 
-    def _command(self, line: str) -> Any:
+    def _words(self, words: list[str]) -> list[str]:
+        """Notebook values put into each word of the line by the prompt's rules, which
+        evaluate nothing; split first, so a value with spaces or quotes stays one word."""
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        return [interpolate(word, namespace) for word in words]
+
+    def _command(self, words: list[str]) -> Any:
         from .._errors import LLMError, redact
         from .commands import COMMANDS
 
-        words = _split(line)
         if not words:
             raise UsageError("Say what to do: %llm keys | models | providers | tabs | … (%llm?)")
         name, args = words[0], words[1:]

@@ -5,6 +5,13 @@ connection and writes what is queued in one transaction. A broken database
 (corrupt, unwritable, locked too long) warns once and turns history off for the
 process; it never breaks the caller's session. Every stored text passes
 through :func:`~ipyllm._errors.redact` first, so keys never reach the disk.
+
+Prompts and answers are private: on POSIX the directory is created 0700 and
+the database 0600 (SQLite gives its ``-wal`` and ``-shm`` files the database's
+mode). An existing directory or file that is ours and open to others is
+tightened to that whenever the store opens it; one that belongs to another
+user is left alone. If that chmod fails, one warning says so and history
+goes on.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import contextlib
 import json
 import os
 import queue
+import stat
 import threading
 import warnings
 from dataclasses import dataclass, fields
@@ -32,6 +40,8 @@ SCHEMA_VERSION = 1
 _FILENAME = "history.sqlite3"
 _OFF = {"0", "false", "no", "off"}
 _STOP = object()  # the writer's "drain and exit" marker
+# SQLite's companions of the database: WAL mode's two, and a rollback journal.
+_SIDECARS = ("-wal", "-shm", "-journal")
 
 # Index i holds the statements that take user_version from i to i + 1.
 _MIGRATIONS = (
@@ -116,6 +126,7 @@ class HistoryStore:
         self.busy_timeout = busy_timeout
         self._broken = False
         self._closed = False
+        self._warned_private = False
         self._lock = threading.Lock()
         self._queue: queue.Queue[object] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -227,7 +238,11 @@ class HistoryStore:
 
         assert self.path is not None
         if write:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # SQLite would create the file 0644 (less the umask), and its -wal and -shm
+            # files take the database's mode: create it 0600 first.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        self._make_private()
         # `timeout` is SQLite's busy_timeout: how long to wait for another process's lock.
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         try:
@@ -311,6 +326,25 @@ class HistoryStore:
             self._fail(exc)
             return []
 
+    def _make_private(self) -> None:
+        """Take group and other permissions off the directory and the database files, where
+        they are ours; a failure warns once and is otherwise ignored."""
+        assert self.path is not None
+        if os.name != "posix":  # chmod cannot express this elsewhere; ACLs are the user's
+            return
+        targets = [self.path.parent, self.path]
+        targets += [self.path.with_name(self.path.name + suffix) for suffix in _SIDECARS]
+        for target in targets:
+            try:
+                _tighten(target)
+            except OSError as exc:
+                with self._lock:
+                    warned, self._warned_private = self._warned_private, True
+                if not warned:
+                    # A warnings filter set to "error" must not break the store.
+                    with contextlib.suppress(Exception):
+                        warnings.warn(_private_message(target, exc), RuntimeWarning, stacklevel=3)
+
     def _fail(self, exc: BaseException) -> None:
         """Turn history off for this process, with one warning that says how to fix it."""
         with self._lock:
@@ -319,6 +353,26 @@ class HistoryStore:
             self._broken = True
         message = _failure_message(self.path, exc, self.busy_timeout)
         warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
+def _tighten(path: Path) -> None:
+    """Remove group and other permissions from ``path`` if it exists and is ours."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid == os.getuid() and mode & 0o077:
+        os.chmod(path, mode & ~0o077)
+
+
+def _private_message(path: Path, exc: OSError) -> str:
+    detail = redact(f"{type(exc).__name__}: {exc}")
+    return (
+        f"ipyllm could not make {path} private ({detail}): other users of this machine may "
+        "read your prompts and answers. Run chmod go-rwx on it, or set IPYLLM_HOME to a "
+        "private directory; history goes on."
+    )
 
 
 class _NewerSchemaError(Exception):

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .._errors import UnknownTabError
+from .._errors import InvalidOptionError, UnknownTabError
 from .events import ManagerEvent, TabsChanged
 from .subscription import Subscription
 from .tab import Tab
@@ -16,8 +16,27 @@ if TYPE_CHECKING:
     from .ratelimit import RateLimiter
     from .usage import UsageSummary
 
+MAX_TITLE = 200
+"""The most characters a tab title may have (after stripping): a sentence, not a document."""
+
 _instance: SessionManager | None = None
 _instance_lock = threading.Lock()
+
+
+def check_title(title: object) -> str:
+    """``title`` without surrounding whitespace; :class:`~ipyllm.InvalidOptionError` unless
+    that is a string of 1 to :data:`MAX_TITLE` characters."""
+    if not isinstance(title, str):
+        raise InvalidOptionError(f"A tab title must be a string, not {type(title).__name__}.")
+    title = title.strip()
+    if not title:
+        raise InvalidOptionError("A tab title cannot be blank; give it a name.")
+    if len(title) > MAX_TITLE:
+        raise InvalidOptionError(
+            f"A tab title may have at most {MAX_TITLE} characters, not {len(title)}; "
+            "give it a shorter name."
+        )
+    return title
 
 
 def manager() -> SessionManager:
@@ -58,9 +77,12 @@ class SessionManager:
             return list(self._tabs.values())
 
     def new_tab(self, title: str | None = None, model: str | None = None) -> Tab:
-        """Open a tab. ``model`` defaults to :func:`ipyllm.default_model`."""
+        """Open a tab. ``title`` (stripped, 1 to 200 characters) defaults to ``Tab N``, made
+        unique among open tabs; ``model`` defaults to :func:`ipyllm.default_model`."""
         from .._session import default_model
 
+        if title is not None:
+            title = check_title(title)
         with self._lock:
             self._counter += 1
             title = self._unique_title(title or f"Tab {self._counter}")
@@ -84,10 +106,11 @@ class SessionManager:
         """Like :meth:`tab`, but None when there is no such tab."""
         if isinstance(id_or_title, Tab):
             return id_or_title if id_or_title.id in self._tabs else None
+        key = id_or_title.strip()  # as new_tab stores titles
         with self._lock:
-            if id_or_title in self._tabs:
-                return self._tabs[id_or_title]
-            return next((t for t in self._tabs.values() if t.title == id_or_title), None)
+            if key in self._tabs:
+                return self._tabs[key]
+            return next((t for t in self._tabs.values() if t.title == key), None)
 
     def restore(self, conversation_id: str) -> Tab:
         """Reopen a past conversation from history as a tab (or return it if open)."""
@@ -163,6 +186,7 @@ class SessionManager:
             self._announce(TabsChanged(tab.id, "closed"))
 
     def _retitle(self, tab: Tab, title: str) -> None:
+        title = check_title(title)
         with self._lock:
             if tab.title == title:
                 return

@@ -184,7 +184,9 @@ class Tab:
         model for this turn; ``fallback`` adds models to try after it. Other
         options: ``system``, ``temperature``, ``max_tokens``, ``extra_body``,
         ``headers``, ``api_key``, ``base_url``, ``max_retries``, ``timeout``,
-        ``connect_timeout``.
+        ``connect_timeout``. A temperature outside the range of any model's provider, or a
+        ``max_tokens`` that is not a positive integer, raises
+        :class:`~ipyllm.InvalidOptionError` before anything is sent or recorded.
         """
         models = _models(model or self.model, fallback)
         plan = TurnPlan(models=models, **options)
@@ -207,10 +209,8 @@ class Tab:
         return TurnHandle(self, turn, future)
 
     def rename(self, title: str) -> None:
-        """Give the tab a new title (made unique among open tabs, like ``new_tab``'s)."""
-        title = title.strip()
-        if not title:
-            raise LLMError("A tab title cannot be empty; give it a name.")
+        """Give the tab a new title: stripped, 1 to 200 characters, made unique among open
+        tabs like ``new_tab``'s (:class:`~ipyllm.InvalidOptionError` otherwise)."""
         self.manager._retitle(self, title)
 
     def set_model(self, model: str) -> None:

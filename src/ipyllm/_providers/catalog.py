@@ -34,6 +34,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         key_env=("ANTHROPIC_API_KEY",),
         default_model="claude-sonnet-4-5",
         models=("claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"),
+        max_temperature=1.0,  # the Messages API: "Ranges from 0.0 to 1.0"
     ),
     ProviderSpec(
         name="gemini",
@@ -96,6 +97,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         local=True,
         default_model="llama3.2",
         models=("llama3.2", "qwen3", "gemma3", "gpt-oss:20b"),
+        max_temperature=None,  # llama.cpp sampling: no documented upper bound
     ),
     ProviderSpec(
         name="lmstudio",
@@ -107,6 +109,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         local=True,
         default_model="local-model",
         models=("local-model",),
+        max_temperature=None,  # a local server: no documented upper bound
     ),
     ProviderSpec(
         name="vllm",
@@ -119,6 +122,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         local=True,
         default_model="default",
         models=(),
+        max_temperature=None,  # vLLM checks only temperature >= 0
     ),
     ProviderSpec(
         name="minimax",
@@ -131,6 +135,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         models=("MiniMax-M2",),
         # Keeps reasoning out of the answer text (else it arrives inside <think> tags).
         extra_body={"reasoning_split": True},
+        max_temperature=1.0,  # MiniMax documents (0, 1]
     ),
     ProviderSpec(
         name="zai",
@@ -142,6 +147,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         default_model="glm-4.6",
         models=("glm-4.6", "glm-4.5", "glm-4.5-air"),
         has_model_list=False,
+        max_temperature=1.0,  # Z.AI documents [0, 1]
     ),
     ProviderSpec(
         name="openai-compatible",
@@ -152,6 +158,8 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         key_env=("OPENAI_COMPATIBLE_API_KEY",),
         needs_key=False,
         default_model="default",
+        # Any server at all (register_endpoint copies this row): let it judge.
+        max_temperature=None,
     ),
     ProviderSpec(
         name="demo",

@@ -27,6 +27,10 @@ class ProviderSpec:
     models: tuple[str, ...] = ()
     local: bool = False
     has_model_list: bool = True
+    # Highest temperature the provider documents (the lowest is 0 everywhere); a request
+    # above it is refused before it is sent. 2.0 is OpenAI's, Gemini's, xAI's,
+    # OpenRouter's and Fireworks'; None means no documented bound (local servers).
+    max_temperature: float | None = 2.0
     # OpenAI-style quirks
     include_usage: bool = True  # send stream_options.include_usage
     max_tokens_field: str = "max_tokens"
