@@ -70,6 +70,8 @@ class _Collector(HTMLParser):
         self.text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.text.append("\n")
         if tag not in ALLOWED_TAGS:
             self.problems.append(f"tag <{tag}>")
         for name, value in attrs:

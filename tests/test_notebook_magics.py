@@ -93,7 +93,7 @@ def test_answers_are_markdown_with_a_footer(executed: Path) -> None:
         assert text.startswith("```python\n" if "-f code" in c.source else DEMO)
         # The footer: model, tokens, cost, timings; the same in the short text/plain.
         assert "\n<small>demo:demo · " in text
-        assert " out tokens · $0 · " in text
+        assert " out tokens · \\$0 · " in text  # "$" escaped: JupyterLab would typeset $…$
         assert text.rstrip().endswith("</small>")
     first = answer(cell(cells, "%%llm\nIn two sentences"))
     assert "You asked: *In two sentences: why do notebooks suit exploring data?*" in first

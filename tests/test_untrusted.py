@@ -274,3 +274,19 @@ def test_history_and_usage_tables_are_inert() -> None:
     assert_inert_html(entries._repr_html_(), tuple(c.text[:20] for c in corpus))
     rows = [UsageRow(c.text, 1, 1, 1, None) for c in corpus]
     assert_inert_html(UsageSummary(by_tab=rows, by_model=rows)._repr_html_())
+
+
+def test_escape_markdown_keeps_random_text_exact() -> None:
+    # Any mixture of corpus and syntax fragments, escaped, reads back as typed (one
+    # paragraph; whitespace aside) under both renderers.
+    rng = random.Random(7)
+    texts = [
+        "".join(rng.choices(_PIECES, k=rng.randint(1, 10))).replace("\x00", "") for _ in range(500)
+    ]
+    escaped = [escape_markdown(t) for t in texts]
+    rendered = render_with_marked(escaped)
+    for text, md, html in zip(texts, escaped, rendered, strict=True):
+        for out in (html, render_with_markdown_it(md)):
+            problems, visible = inspect_html(out)
+            assert not problems, out
+            assert " ".join(visible.split()) == " ".join(text.split()), md

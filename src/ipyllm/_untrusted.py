@@ -54,7 +54,14 @@ _SAFE_SCHEMES = ("http:", "https:", "mailto:")
 # Browsers ignore ASCII whitespace and control characters inside a scheme
 # ("java\tscript:"), so the check does too.
 _IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f]+")
-_ASCII_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
+# What can open inline markup: code, emphasis, strikethrough, links, images, tags,
+# entities, tables, math (JupyterLab typesets $…$) and the backslash itself.
+_INLINE_MARKUP = re.compile(r"[\\`*_~\[\]<>&!|$]")
+# Where a GFM bare URL or e-mail link would start. In plain text nothing is a link,
+# and marked would let such a link run on over the references that follow it.
+_BARE_URL_START = re.compile(r"(?i)(\b(?:https?|ftp)(?=://)|\bwww(?=\.)|\w(?=@\w))(.)")
+# What starts a block at the beginning of a line: a heading, quote, list item or rule.
+_BLOCK_START = re.compile(r"#|>|[-+=]|\d{1,9}[.)]")
 # Written as character references, not backslash escapes: marked lets a bare URL
 # swallow the backslash of "\<" and re-reads a link's label with "\[" undone.
 _REFERENCES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;"}
@@ -73,15 +80,26 @@ def safe_href(url: str) -> str | None:
 
 
 def escape_markdown(text: str) -> str:
-    """Markdown that renders as exactly ``text``: every ASCII punctuation mark escaped.
+    """Markdown that renders as exactly ``text`` (one paragraph), whatever ``text`` holds.
 
-    CommonMark lets any ASCII punctuation be backslash-escaped (the five that can
-    open a tag, an entity or a link become character references), so no character
-    of ``text`` can start a tag, a link, an image, emphasis or a code span. Line
-    breaks are kept as hard breaks; blank lines collapse into one break.
+    Every character that can open inline markup is escaped (the five that can open
+    a tag, an entity or a link become character references), and so is any marker
+    that would start a block at the beginning of a line; other punctuation stays
+    as it is, so the Markdown source stays readable. Line breaks are kept as hard
+    breaks; blank lines collapse into one break.
     """
-    lines = [_ASCII_PUNCTUATION.sub(_escaped, line.strip()) for line in text.splitlines()]
+    lines = [_escape_line(line.strip()) for line in text.splitlines()]
     return "\\\n".join(line for line in lines if line)
+
+
+def _escape_line(line: str) -> str:
+    escaped = _BARE_URL_START.sub(r"\1\\\2", _INLINE_MARKUP.sub(_escaped, line))
+    block = _BLOCK_START.match(escaped)
+    if block is None:
+        return escaped
+    # A heading, quote, list or rule marker at the start: escape its last character.
+    end = block.end()
+    return escaped[: end - 1] + "\\" + escaped[end - 1 :]
 
 
 def _escaped(match: re.Match[str]) -> str:
@@ -96,17 +114,6 @@ def code_fence(code: str, language: str = "") -> str:
     language = language.strip()
     info = language if _LANGUAGE.fullmatch(language) else ""
     return f"{fence}{info}\n{code}\n{fence}"
-
-
-def _code_span(text: str) -> str:
-    """An inline code span holding ``text`` (one line), whatever backticks it has."""
-    text = text.replace("\n", " ")
-    if not text:
-        return ""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (longest + 1)
-    pad = " " if text[0] in "` " or text[-1] in "` " else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _shown_url(url: str) -> str:
@@ -142,8 +149,10 @@ def _text(node: RenderTreeNode, context: RenderContext) -> str:
     # mdformat escapes "<", "[" and "]" only where markdown-it would read them as
     # syntax (and misses "<<tag"). Other renderers draw that line elsewhere, and marked
     # lets a bare URL swallow the backslash of "\<". As character references they are
-    # text in every renderer.
-    return _OPENER.sub(_as_reference, DEFAULT_RENDERERS["text"](node, context))
+    # text in every renderer. A bare URL markdown-it left as text is escaped too: marked
+    # would make it a link anyway, running on over a backtick that opens a code span.
+    text = _OPENER.sub(_as_reference, DEFAULT_RENDERERS["text"](node, context))
+    return _BARE_URL_START.sub(r"\1\\\2", text)
 
 
 def _html_inline(node: RenderTreeNode, context: RenderContext) -> str:
@@ -160,8 +169,8 @@ def _image_label(node: RenderTreeNode) -> str:
 
 
 def _image(node: RenderTreeNode, context: RenderContext) -> str:
-    url = _shown_url(str(node.attrs.get("src", "")))
-    return escape_markdown(_image_label(node)) + " " + _code_span(url)
+    # Plain text, not a code span: one would merge with a code span written next to it.
+    return escape_markdown(_plain_text(node))
 
 
 def _plain_text(node: RenderTreeNode) -> str:
@@ -187,12 +196,13 @@ def _link(node: RenderTreeNode, context: RenderContext) -> str:
 
 
 def _bare_url(node: RenderTreeNode, context: RenderContext) -> str:
-    # A bare URL (GFM autolink) goes out as <URL>, percent-encoded: no other renderer
-    # can end it elsewhere and read what follows as a link of its own.
+    # A bare URL (GFM autolink) goes out as an explicit link: no other renderer can end
+    # it elsewhere and read what follows as a link of its own.
+    label = escape_markdown(_plain_text(node))
     href = safe_href(str(node.attrs.get("href", "")))
     if href is None:
-        return escape_markdown(_plain_text(node))
-    return f"<{quote(href, safe=_URL_SAFE)}>"
+        return label
+    return f"[{label}](<{quote(href, safe=_URL_SAFE)}>)"
 
 
 _URL_SAFE = "/:?#[]@!$&*+,;=%-._~"
@@ -259,7 +269,7 @@ def inert_markdown(text: str) -> str:
     """``text`` (Markdown from a model) with its formatting kept and nothing active left.
 
     Raw HTML becomes visible text, only http(s)/mailto/``#`` links keep their
-    target, and images become ``[image not loaded: …] `URL``` placeholders.
+    target, and images become ``[image not loaded: …] URL`` placeholders.
     """
     if not text.strip():
         return ""
