@@ -10,6 +10,7 @@ must show is visible as typed.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -61,6 +62,15 @@ class Watch:
         assert self.page.evaluate(f"() => typeof {CANARY}") == "undefined", (
             f"{when}: script ran: {CANARY} = {self.page.evaluate(f'() => {CANARY}')!r}"
         )
+        # Rendered Markdown and HTML, and the panel: where answers become links. (The
+        # plain-text traceback of an error is linkified by JupyterLab itself.)
+        links = self.page.evaluate(
+            """() => [...document.querySelectorAll(
+                '.jp-RenderedMarkdown a[href], .jp-RenderedHTML a[href], .ipyllm-panel a[href]'
+            )].map((a) => a.getAttribute('href'))"""
+        )
+        unsafe = [h for h in links if not re.match(r"(?i)\s*(https?:|mailto:|#)", h)]
+        assert not unsafe, f"{when}: links an answer made: {unsafe}"
         fetched = [url for url in self.urls if _is_fetch_an_answer_asked_for(url)]
         assert not fetched, f"{when}: the page fetched what an answer named: {fetched}"
         asked = [r.path for r in fake.requests if not r.path.endswith("/chat/completions")]
