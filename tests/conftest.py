@@ -6,10 +6,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ipyllm.testing import FakeLLMServer
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 # History goes to a throwaway directory, never the developer's own.
 _HOME = tempfile.mkdtemp(prefix="ipyllm-test-home-")
@@ -69,3 +73,26 @@ def sandbox_keyring() -> None:
         if os.environ.get("IPYLLM_REQUIRE_KEYRING") == "1":
             pytest.fail(f"IPYLLM_REQUIRE_KEYRING=1 but this test {message}")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shell() -> InteractiveShell:
+    """The one IPython shell a test process may start, with ``%load_ext ipyllm`` run."""
+    from IPython.core.getipython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython() or get_ipython()  # None once it was started
+    assert ip is not None
+    ip.run_line_magic("load_ext", "ipyllm")
+    return ip
+
+
+@pytest.fixture
+def restore_provider_settings() -> Iterator[None]:
+    """``configure`` and ``%llm config`` change process-wide settings: undo them."""
+    from ipyllm import _registry
+
+    saved = {name: dict(settings) for name, settings in _registry._overrides.items()}
+    yield
+    _registry._overrides.clear()
+    _registry._overrides.update(saved)

@@ -4,7 +4,6 @@ base URLs must be ``http(s)`` with a host, model names must not be empty."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +14,10 @@ import ipyllm
 from ipyllm import _registry
 from ipyllm._magic.magics import LLMMagics
 from ipyllm.testing import FakeLLMServer
+
+# configure() and %llm config change process-wide settings: undone after each test.
+pytestmark = pytest.mark.usefixtures("restore_provider_settings")
+
 
 BAD_URLS = [
     "",
@@ -35,15 +38,6 @@ def one_line(err: BaseException) -> str:
     assert message
     assert "\n" not in message
     return message
-
-
-@pytest.fixture(autouse=True)
-def _restore_provider_settings() -> Iterator[None]:
-    # configure() and %llm config change process-wide settings: undo them.
-    saved = {name: dict(settings) for name, settings in _registry._overrides.items()}
-    yield
-    _registry._overrides.clear()
-    _registry._overrides.update(saved)
 
 
 @pytest.mark.parametrize("url", BAD_URLS)

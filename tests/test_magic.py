@@ -14,21 +14,14 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.getipython import get_ipython
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 
 import ipyllm
 from ipyllm._magic.interpolate import interpolate
 from ipyllm.testing import FakeLLMServer, Reply
 
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    ip = start_ipython() or get_ipython()  # None once another test module started it
-    assert ip is not None
-    ip.run_line_magic("load_ext", "ipyllm")
-    return ip
+# configure() and %llm config change process-wide settings: undone after each test.
+pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 
 
 @pytest.fixture
@@ -40,17 +33,6 @@ def ip(shell: InteractiveShell) -> Iterator[InteractiveShell]:
     yield shell
     for tab in ipyllm.manager().tabs:
         tab.close()
-
-
-@pytest.fixture(autouse=True)
-def _restore_provider_settings() -> Iterator[None]:
-    """``%llm config`` and ``configure`` change process-wide settings: undo them."""
-    from ipyllm import _registry
-
-    saved = {name: dict(settings) for name, settings in _registry._overrides.items()}
-    yield
-    _registry._overrides.clear()
-    _registry._overrides.update(saved)
 
 
 @pytest.fixture

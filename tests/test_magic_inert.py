@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from IPython.core.getipython import get_ipython
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 
 import ipyllm
 from ipyllm._magic.interpolate import interpolate
@@ -170,14 +168,6 @@ def test_a_raising_str_keeps_the_braces_and_warns_in_one_line(
 
 
 # ---- the %%llm and %llm line, in a real IPython shell --------------------------------
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    ip = start_ipython() or get_ipython()  # None once another test module started it
-    assert ip is not None
-    ip.run_line_magic("load_ext", "ipyllm")
-    return ip
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.getipython import get_ipython
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 
 import ipyllm
 from ipyllm import InvalidOptionError
@@ -97,14 +95,6 @@ def test_each_provider_has_its_documented_top_temperature() -> None:
 
 
 # ---- %%llm -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    ip = start_ipython() or get_ipython()  # None once another test module started it
-    assert ip is not None
-    ip.run_line_magic("load_ext", "ipyllm")
-    return ip
 
 
 @pytest.fixture
