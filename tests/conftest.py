@@ -88,6 +88,21 @@ def shell() -> InteractiveShell:
 
 
 @pytest.fixture
+def ip(shell: InteractiveShell) -> Iterator[InteractiveShell]:
+    """The shell with the magic's default tab and model reset, and no open tabs around."""
+    import ipyllm
+
+    magics = shell.magics_manager.registry["LLMMagics"]
+    magics.state.default_tab = None
+    magics.state.default_model = None
+    for tab in ipyllm.manager().tabs:  # tests list the titles they create
+        tab.close()
+    yield shell
+    for tab in ipyllm.manager().tabs:
+        tab.close()
+
+
+@pytest.fixture
 def restore_provider_settings() -> Iterator[None]:
     """``configure`` and ``%llm config`` change process-wide settings: undo them."""
     from ipyllm import _registry

@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,17 +21,6 @@ from ipyllm.testing import FakeLLMServer, Reply
 
 # configure() and %llm config change process-wide settings: undone after each test.
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
-
-
-@pytest.fixture
-def ip(shell: InteractiveShell) -> Iterator[InteractiveShell]:
-    """The shell, with a fresh default tab and default model for each test."""
-    magics = shell.magics_manager.registry["LLMMagics"]
-    magics.state.default_tab = None
-    magics.state.default_model = None
-    yield shell
-    for tab in ipyllm.manager().tabs:
-        tab.close()
 
 
 @pytest.fixture

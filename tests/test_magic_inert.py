@@ -171,16 +171,10 @@ def test_a_raising_str_keeps_the_braces_and_warns_in_one_line(
 
 
 @pytest.fixture
-def ip(shell: InteractiveShell) -> Iterator[InteractiveShell]:
-    magics = shell.magics_manager.registry["LLMMagics"]
-    magics.state.default_tab = None
-    magics.state.default_model = None
-    shell.user_ns["marker"] = []
-    for tab in ipyllm.manager().tabs:  # the tests list the titles they create
-        tab.close()
-    yield shell
-    for tab in ipyllm.manager().tabs:
-        tab.close()
+def ip(ip: InteractiveShell) -> InteractiveShell:
+    """The shared shell, with an empty ``marker`` list an evaluated expression would fill."""
+    ip.user_ns["marker"] = []
+    return ip
 
 
 @pytest.fixture

@@ -97,14 +97,6 @@ def test_each_provider_has_its_documented_top_temperature() -> None:
 # ---- %%llm -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ip(shell: InteractiveShell) -> InteractiveShell:
-    magics = shell.magics_manager.registry["LLMMagics"]
-    magics.state.default_tab = None
-    magics.state.default_model = None
-    return shell
-
-
 def magic_refused(ip: InteractiveShell, fake: FakeLLMServer, line: str) -> str:
     prompt = unique("refused")
 
