@@ -20,7 +20,13 @@ Every error ipyllm raises derives from :class:`LLMError`::
     ├── RateLimitError         429; ``retry_after`` holds the wait in seconds
     │   └── QuotaExceededError out of credit or quota: waiting will not help
     ├── BadRequestError        400 / 422: the request itself is wrong
-    ├── NotFoundError          404: unknown model or wrong base URL
+    │   ├── ContentFilterError the provider's content filter blocked the prompt
+    │   │                      or the answer before any text (never retried)
+    │   └── ContextLengthError the conversation no longer fits the model's
+    │                          context window (never retried)
+    ├── NotFoundError          404: unknown model or wrong base URL; also an
+    │                          answer that is no API at all (an HTML page, a
+    │                          redirect, an empty or plain-text 200)
     ├── ServerError            5xx, or the provider says it is overloaded
     ├── StreamError            the stream broke: malformed data, ended early,
     │                          or an error event with no status of its own
@@ -60,6 +66,8 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConnectionError",
+    "ContentFilterError",
+    "ContextLengthError",
     "InsecureHTTPError",
     "InvalidKeyError",
     "InvalidOptionError",
@@ -264,8 +272,24 @@ class BadRequestError(LLMError):
     """The provider refused the request as malformed or unsupported (400, 422)."""
 
 
+class ContentFilterError(BadRequestError):
+    """The provider's content filter blocked the prompt or the answer before any text
+    arrived (Gemini's ``blockReason`` or ``SAFETY`` finish, OpenAI's ``content_filter``,
+    MiniMax's sensitive-content codes). ``response.filter_reason`` holds the provider's
+    reason; sending the same prompt again will not help, so it is never retried."""
+
+
+class ContextLengthError(BadRequestError):
+    """The prompt with the history sent along is longer than the model's context window
+    (OpenAI's ``context_length_exceeded``, Anthropic's "prompt is too long", Gemini's
+    "input token count ... exceeds the maximum", "maximum context length" of vLLM and
+    other OpenAI-compatible servers). Retrying sends the same; start a new tab or set
+    ``max_history`` to send fewer earlier turns."""
+
+
 class NotFoundError(LLMError):
-    """The model or endpoint does not exist (404)."""
+    """The model or endpoint does not exist (404), or the base URL leads to something
+    that is not the provider's API: an HTML page, a redirect, an empty or plain-text 200."""
 
 
 class ServerError(LLMError):

@@ -115,11 +115,19 @@ class Usage:
     reasoning_tokens: int | None = None
 
 
+# The finish reason every adapter reports when a content filter stopped the answer;
+# the provider's own word for it goes in ``filter_reason``.
+CONTENT_FILTER = "content_filter"
+
+
 @dataclass(slots=True)
 class Finish:
-    """The model stopped; ``reason`` is the provider's own word for why."""
+    """The model stopped; ``reason`` is the provider's own word for why, except that a
+    content filter is always :data:`CONTENT_FILTER`, with the provider's word (``SAFETY``,
+    ``RECITATION``, ``content_filter``…) in ``filter_reason``."""
 
     reason: str | None
+    filter_reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -134,7 +142,8 @@ class ErrorEvent:
 
 @dataclass(slots=True)
 class Done:
-    """The wire's own end marker (``data: [DONE]``, ``message_stop``, ``done: true``)."""
+    """The answer is complete (``data: [DONE]``, ``message_stop``, ``done: true``, Gemini's
+    last chunk): the engine stops reading there and releases the connection at once."""
 
 
 StreamEvent = (
@@ -168,6 +177,9 @@ class Response:
     cost: float | None = None  # USD, where the model's price is known
     refusal: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    # Set when a content filter ended the answer (``finish_reason == "content_filter"``):
+    # the provider's reason, such as Gemini's ``SAFETY`` or ``RECITATION``.
+    filter_reason: str | None = None
 
     def __str__(self) -> str:
         return self.text

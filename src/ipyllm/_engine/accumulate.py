@@ -15,17 +15,34 @@ from .._types import (
     ToolCallDelta,
     Usage,
 )
+from .limits import DEFAULT_MAX_ANSWER_CHARS
+
+
+class AnswerLimitReached(Exception):
+    """The answer would grow past ``max_answer_chars``: the stream should stop here.
+
+    A signal to the engine, never shown to a user: it closes the connection and returns
+    the answer so far with ``finish_reason="answer_limit"``.
+    """
 
 
 class ResponseBuilder:
-    """Collects one stream's events; :meth:`response` gives the answer so far."""
+    """Collects one stream's events; :meth:`response` gives the answer so far.
+
+    Text, reasoning, refusal and tool-call arguments together may hold at most
+    ``max_chars`` characters: the delta that would pass it is not kept, and
+    :class:`AnswerLimitReached` is raised instead.
+    """
 
     __slots__ = (
+        "filter_reason",
         "finish_reason",
+        "max_chars",
         "model",
         "provider",
         "reasoning",
         "refusal",
+        "size",
         "started",
         "text",
         "tool_calls",
@@ -33,9 +50,13 @@ class ResponseBuilder:
         "usage",
     )
 
-    def __init__(self, provider: str, model: str) -> None:
+    def __init__(
+        self, provider: str, model: str, max_chars: int = DEFAULT_MAX_ANSWER_CHARS
+    ) -> None:
         self.provider = provider
         self.model = model
+        self.max_chars = max_chars
+        self.size = 0  # characters kept so far, counted against max_chars
         self.started = time.perf_counter()
         self.text: list[str] = []
         self.reasoning: list[str] = []
@@ -43,6 +64,7 @@ class ResponseBuilder:
         self.tool_calls: dict[int, ToolCall] = {}
         self.usage = Usage()
         self.finish_reason: str | None = None
+        self.filter_reason: str | None = None
         self.ttft_s: float | None = None
 
     @property
@@ -58,11 +80,21 @@ class ResponseBuilder:
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Deltas other than text and reasoning land here too."""
         if isinstance(event, TextDelta):
+            text = event.text
+            size = self.size + len(text)  # inline, not _grow: this is the per-token path
+            if size > self.max_chars:
+                raise AnswerLimitReached
+            self.size = size
             if self.ttft_s is None:
                 self.ttft_s = time.perf_counter() - self.started
-            self.text.append(event.text)
+            self.text.append(text)
         elif isinstance(event, ReasoningDelta):
-            self.reasoning.append(event.text)
+            text = event.text
+            size = self.size + len(text)
+            if size > self.max_chars:
+                raise AnswerLimitReached
+            self.size = size
+            self.reasoning.append(text)
         elif isinstance(event, Usage):
             # Providers report usage more than once; later non-empty values win.
             if event.tokens_in is not None:
@@ -73,9 +105,12 @@ class ResponseBuilder:
                 self.usage.reasoning_tokens = event.reasoning_tokens
         elif isinstance(event, Finish):
             self.finish_reason = event.reason
+            self.filter_reason = event.filter_reason
         elif isinstance(event, RefusalDelta):
+            self._grow(len(event.text))
             self.refusal.append(event.text)
         elif isinstance(event, ToolCallDelta):
+            self._grow(len(event.arguments))
             call = self.tool_calls.get(event.index)
             if call is None:
                 self.tool_calls[event.index] = ToolCall(event.id, event.name, event.arguments)
@@ -83,6 +118,12 @@ class ResponseBuilder:
                 call.id = call.id or event.id
                 call.name = call.name or event.name
                 call.arguments += event.arguments
+
+    def _grow(self, chars: int) -> None:
+        size = self.size + chars
+        if size > self.max_chars:
+            raise AnswerLimitReached
+        self.size = size
 
     def response(self, finish_reason: str | None = None) -> Response:
         """The answer as collected so far; ``finish_reason`` overrides the provider's."""
@@ -99,4 +140,5 @@ class ResponseBuilder:
             elapsed_s=time.perf_counter() - self.started,
             refusal="".join(self.refusal) if self.refusal else None,
             tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)],
+            filter_reason=self.filter_reason,
         )

@@ -2,20 +2,28 @@
 
 One parser reads every vendor's error body: they all put the message under
 ``error`` (a string or an object with ``message``), with a ``code``, ``type`` or
-``status`` beside it.
+``status`` beside it; MiniMax's native envelope is ``base_resp`` with a
+``status_code`` and ``status_msg``. An HTML page is quoted by its ``<title>``.
+
+Nothing here grows with the body: a message quotes at most :data:`MESSAGE_LIMIT`
+characters of the provider's words, and ``.body`` keeps at most
+:data:`BODY_LIMIT` characters of what it sent.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import (
     AuthenticationError,
     BadRequestError,
+    ContentFilterError,
+    ContextLengthError,
     LLMError,
     NotFoundError,
     QuotaExceededError,
@@ -27,11 +35,19 @@ from .._errors import (
 from .._types import ErrorEvent, Response
 from .retry import retry_after_seconds
 
+# The provider's words in a message are clipped here; the whole body (up to
+# BODY_LIMIT) stays on ``.body`` for anyone who needs it.
+MESSAGE_LIMIT = 2000
+# The most of an error body that is read, parsed and kept on ``.body``.
+BODY_LIMIT = 64 * 1024
+
 # A 400 that is really about the key (Gemini, xAI answer 400 to a bad key).
 _BAD_KEY = re.compile(r"api[ _-]?key|x-api-key|invalid.{0,20}(token|credential)", re.I)
 # Out of money or quota for good, not a transient rate limit.
 _QUOTA_CODES = frozenset({"insufficient_quota", "1113", "billing_hard_limit_reached"})
 _QUOTA_TEXT = re.compile(r"insufficient (balance|credits?|quota)|credit balance is too low", re.I)
+# A request refused by a content filter (Azure OpenAI's 400 ``code: content_filter``).
+_FILTER_CODES = frozenset({"content_filter"})
 
 _ERROR_TYPE_STATUS = {
     "invalid_request_error": 400,
@@ -44,6 +60,26 @@ _ERROR_TYPE_STATUS = {
     "server_error": 500,
 }
 
+# The kinds a provider's table of business codes (ProviderSpec.error_codes) may name.
+KIND_CLASS: dict[str, type[LLMError]] = {
+    "auth": AuthenticationError,
+    "rate_limit": RateLimitError,
+    "quota": QuotaExceededError,
+    "timeout": TimeoutError,
+    "server": ServerError,
+    "bad_request": BadRequestError,
+    "not_found": NotFoundError,
+    "content_filter": ContentFilterError,
+}
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
+_HEADING = re.compile(r"<h1[^>]*>(.*?)</h1\s*>", re.I | re.S)
+_HIDDEN = re.compile(r"<(script|style)[^>]*>.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>?")
+# The start of a "message" string in JSON cut short (a body larger than BODY_LIMIT).
+_MESSAGE_START = re.compile(r'"(?:message|status_msg)"\s*:\s*"')
+_JSON_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.S)
+
 
 @dataclass(slots=True)
 class ErrorContext:
@@ -54,6 +90,8 @@ class ErrorContext:
     base_url: str
     key_env: str | None
     needs_key: bool
+    # The provider's business codes and the kind of error each is (its spec's table).
+    error_codes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -65,30 +103,98 @@ class ErrorDetails:
     etype: str | None
 
 
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text``, cut to ``limit`` characters with a note of how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit:,} more characters; see .body]"
+
+
+def clip_body(body: Any) -> Any:
+    """``body`` as it is, or as JSON text cut to :data:`BODY_LIMIT` if it is larger."""
+    if isinstance(body, str):
+        return body[:BODY_LIMIT]
+    if isinstance(body, dict | list):
+        try:
+            dumped = json.dumps(body, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return body
+        if len(dumped) > BODY_LIMIT:
+            return dumped[:BODY_LIMIT]
+    return body
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether ``text`` (already stripped) is markup rather than JSON or plain text."""
+    return text.startswith("<")
+
+
+def html_title(text: str) -> str:
+    """The ``<title>`` of an HTML page as plain text, else its first heading, else ``""``."""
+    for pattern in (_TITLE, _HEADING):
+        match = pattern.search(text)
+        if match:
+            found = _plain(match.group(1))
+            if found:
+                return found
+    return ""
+
+
+def html_words(text: str) -> str:
+    """The first words an HTML page shows (``""`` if none)."""
+    return _plain(_HIDDEN.sub(" ", text))
+
+
+def _plain(markup: str) -> str:
+    text = html.unescape(_TAG.sub(" ", markup))
+    return " ".join(text.split())[:200]
+
+
 def parse_error_body(raw: bytes) -> tuple[Any, ErrorDetails]:
     """The parsed body and its message, code and type; tolerant of non-JSON bodies."""
-    text = raw.decode("utf-8", errors="replace").strip()
+    text = raw[:BODY_LIMIT].decode("utf-8", errors="replace").strip()
     try:
         body: Any = json.loads(text) if text else None
     except ValueError:
-        # Some servers send an SSE frame or HTML; keep the first line as the message.
+        if looks_like_html(text):  # a proxy's or load balancer's error page
+            return text, ErrorDetails(html_title(text) or html_words(text), None, None)
+        # Some servers send an SSE frame; JSON cut at BODY_LIMIT still has the start of
+        # its message; else the first line is the message.
         line = next((ln for ln in text.splitlines() if ln.strip()), "")
-        if line.startswith("data:"):
-            try:
-                body = json.loads(line[5:])
-            except ValueError:
-                return text, ErrorDetails(line[:500], None, None)
-        else:
-            return text, ErrorDetails(line[:500], None, None)
+        try:
+            body = json.loads(line[5:]) if line.startswith("data:") else None
+        except ValueError:
+            body = None
+        if body is None:
+            partial = _partial_message(text)
+            return text, ErrorDetails(line[:500] if partial is None else partial, None, None)
     if isinstance(body, list) and body:
         body = body[0]
     return body, details_of(body)
+
+
+def _partial_message(text: str) -> str | None:
+    """The (start of the) message in a JSON error body cut short, or None."""
+    start = _MESSAGE_START.search(text)
+    if start is None:
+        return None
+    match = _JSON_STRING_BODY.match(text, start.end(), start.end() + 4 * MESSAGE_LIMIT)
+    value = match.group() if match else ""
+    try:
+        return str(json.loads(f'"{value}"'))
+    except ValueError:  # cut inside an escape
+        return value
 
 
 def details_of(body: Any) -> ErrorDetails:
     """Message, code and type from any vendor's error object."""
     if not isinstance(body, dict):
         return ErrorDetails(str(body or ""), None, None)
+    base = body.get("base_resp")
+    if "error" not in body and isinstance(base, dict) and base.get("status_code"):
+        # MiniMax's native envelope: {"base_resp": {"status_code": 1004, "status_msg": …}}
+        message = str(base.get("status_msg") or f"status code {base['status_code']}")
+        return ErrorDetails(message, _str(base["status_code"]), None)
     err = body.get("error", body)
     if isinstance(err, str):  # xAI, Ollama: {"error": "…"}
         return ErrorDetails(err, _str(body.get("code")), None)
@@ -106,10 +212,21 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def error_class(status: int | None, details: ErrorDetails) -> type[LLMError]:
-    """The ipyllm error class for an HTTP status and error details."""
+def error_class(
+    status: int | None, details: ErrorDetails, codes: Mapping[str, str] | None = None
+) -> type[LLMError]:
+    """The ipyllm error class for an HTTP status and error details.
+
+    ``codes`` is the provider's own table of business codes (``ProviderSpec.error_codes``);
+    a code found there decides the class before the status does.
+    """
+    kind = codes.get(details.code) if codes and details.code else None
+    if kind in KIND_CLASS:
+        return KIND_CLASS[kind]
     if status is None and details.etype in _ERROR_TYPE_STATUS:
         status = _ERROR_TYPE_STATUS[details.etype]
+    if details.code in _FILTER_CODES:
+        return ContentFilterError
     if details.code in _QUOTA_CODES or _QUOTA_TEXT.search(details.message) or status == 402:
         return QuotaExceededError
     if status in (401, 403):
@@ -124,9 +241,31 @@ def error_class(status: int | None, details: ErrorDetails) -> type[LLMError]:
         return TimeoutError
     if status is not None and (status >= 500 or status == 409):
         return ServerError
+    if too_long_for_context(status, details):
+        return ContextLengthError
     if status is not None and 400 <= status < 500:
         return BadRequestError
     return StreamError
+
+
+# The prompt and its history no longer fit the model, in each vendor's words: OpenAI's
+# code; OpenAI, vLLM, OpenRouter, Fireworks "maximum context length"; Anthropic "prompt
+# is too long" and "exceed context limit"; Gemini "The input token count (N) exceeds the
+# maximum number of tokens allowed (M)"; xAI "maximum prompt length".
+_CONTEXT_CODES = frozenset({"context_length_exceeded"})
+_CONTEXT_TEXT = re.compile(
+    r"context[ _-]?(length|window|limit)|prompt is too long|maximum prompt length"
+    r"|input token count.{0,40}exceeds? the maximum",
+    re.I,
+)
+
+
+def too_long_for_context(status: int | None, details: ErrorDetails) -> bool:
+    """Whether a 4xx (or an error event with no status) says the conversation no longer
+    fits the model's context window: a :class:`ContextLengthError`, never retried."""
+    if status is not None and not 400 <= status < 500:
+        return False
+    return details.code in _CONTEXT_CODES or bool(_CONTEXT_TEXT.search(details.message))
 
 
 def _fix(cls: type[LLMError], ctx: ErrorContext, retry_after: float | None) -> str:
@@ -143,6 +282,14 @@ def _fix(cls: type[LLMError], ctx: ErrorContext, retry_after: float | None) -> s
         return f"Try again {wait}or send fewer requests."
     if cls is NotFoundError:
         return f"Check the model name and the base URL ({ctx.base_url})."
+    if cls is ContentFilterError:
+        return "Rephrase the prompt; sending it again unchanged will not help."
+    if cls is ContextLengthError:
+        return (
+            "The prompt and the history sent with it are longer than the model's context "
+            "window: start a new tab, or set max_history to send fewer earlier turns "
+            "(or lower max_tokens)."
+        )
     if cls is BadRequestError:
         return "Check the model name and the options sent with the prompt."
     if cls in (ServerError, TimeoutError):
@@ -162,21 +309,22 @@ def build_error(
     mid_stream: bool = False,
 ) -> LLMError:
     """An ipyllm error that quotes the provider and says how to fix the problem."""
-    cls = error_class(status, details)
+    cls = error_class(status, details, ctx.error_codes)
     retry_after = None
     if issubclass(cls, RateLimitError):
         retry_after = retry_after_seconds(headers or {}, body, details.message)
     where = f"{ctx.label} error" + (f" {status}" if status else "")
     if mid_stream:
         where += " mid-stream"
-    message = f"{where}: {details.message.strip()} — {_fix(cls, ctx, retry_after)}"
+    said = clip(details.message.strip())
+    message = f"{where}: {said} — {_fix(cls, ctx, retry_after)}"
     kwargs: dict[str, Any] = {
         "provider": ctx.provider,
         "status": status,
         "partial": partial,
         "response": response,
         "mid_stream": mid_stream,
-        "body": body,
+        "body": clip_body(body),
     }
     if issubclass(cls, RateLimitError):
         return cls(message, retry_after=retry_after, **kwargs)
@@ -186,7 +334,7 @@ def build_error(
 def error_from_http(
     ctx: ErrorContext, status: int, headers: Mapping[str, str], raw: bytes
 ) -> LLMError:
-    """The error for a non-2xx HTTP response."""
+    """The error for a non-2xx HTTP response (``raw``: at most :data:`BODY_LIMIT` bytes of it)."""
     body, details = parse_error_body(raw)
     if not details.message:
         details.message = f"HTTP {status} with an empty body"
@@ -194,9 +342,16 @@ def error_from_http(
 
 
 def error_from_event(
-    ctx: ErrorContext, event: ErrorEvent, partial: str, response: Response
+    ctx: ErrorContext,
+    event: ErrorEvent,
+    partial: str,
+    response: Response,
+    *,
+    mid_stream: bool = True,
+    headers: Mapping[str, str] | None = None,
 ) -> LLMError:
-    """The error for an error event inside a 200 stream."""
+    """The error for an error event inside a 200 stream, or for a 200's error envelope
+    (``mid_stream=False``: nothing was streamed before it)."""
     details = ErrorDetails(event.message, None, event.kind)
     if isinstance(event.body, dict):
         details.code = details_of(event.body).code
@@ -204,8 +359,45 @@ def error_from_event(
         ctx,
         event.status,
         details,
+        headers=headers,
         body=event.body,
         partial=partial,
         response=response,
-        mid_stream=True,
+        mid_stream=mid_stream,
+    )
+
+
+def redirect_error(ctx: ErrorContext, status: int, headers: Mapping[str, str]) -> NotFoundError:
+    """A 3xx: the API is not (or no longer) at the base URL; redirects are never followed."""
+    location = headers.get("location")
+    to = f"a redirect to {clip(location, 500)}" if location else "a redirect with no Location"
+    return NotFoundError(
+        f"{ctx.label} answered {status} with {to} — ipyllm does not follow redirects, so a "
+        f"key only ever goes where it was sent; check the base URL ({ctx.base_url}) and set "
+        "it to the address the API lives at.",
+        provider=ctx.provider,
+        status=status,
+        body={"location": location},
+    )
+
+
+def not_the_api_error(ctx: ErrorContext, status: int, what: str, body: Any) -> NotFoundError:
+    """A 2xx whose body is no answer at all: an HTML page, plain text, an empty body."""
+    return NotFoundError(
+        f"{ctx.label} answered {status} with {what} instead of an answer — check the base "
+        f"URL ({ctx.base_url}); a proxy or captive portal in between can also do this.",
+        provider=ctx.provider,
+        status=status,
+        body=clip_body(body),
+    )
+
+
+def filter_error(ctx: ErrorContext, response: Response) -> ContentFilterError:
+    """A content filter ended the answer before any text."""
+    reason = response.filter_reason or "no reason given"
+    return ContentFilterError(
+        f"{ctx.label}'s content filter blocked this prompt or its answer before any text "
+        f"({reason}) — rephrase the prompt; sending it again unchanged will not help.",
+        provider=ctx.provider,
+        response=response,
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import logging
 import weakref
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, Literal, Protocol, cast
 
 import httpx
 
@@ -30,6 +31,7 @@ from .._errors import (
 from .._keys import explicit_key
 from .._providers.spec import Adapter, HTTPRequest, ProviderSpec
 from .._types import (
+    CONTENT_FILTER,
     Done,
     ErrorEvent,
     Finish,
@@ -37,13 +39,27 @@ from .._types import (
     Options,
     ReasoningDelta,
     Response,
+    StreamEvent,
     TextDelta,
 )
 from .._urls import cleartext_host, insecure_http_error
+from .._wire.lines import EventTooLarge
 from .._wire.ndjson import NDJSONDecoder
 from .._wire.sse import SSEDecoder
-from .accumulate import ResponseBuilder
-from .errors import ErrorContext, error_from_event, error_from_http
+from .accumulate import AnswerLimitReached, ResponseBuilder
+from .errors import (
+    BODY_LIMIT,
+    ErrorContext,
+    clip,
+    error_from_event,
+    error_from_http,
+    filter_error,
+    html_title,
+    html_words,
+    not_the_api_error,
+    redirect_error,
+)
+from .limits import ANSWER_LIMIT, DEFAULT_LIMITS, Limits, seconds_or_none
 from .retry import MAX_HONORED_RETRY_AFTER_S, backoff_seconds
 
 log = logging.getLogger("ipyllm")
@@ -67,10 +83,6 @@ class RequestGate(Protocol):
         ...
 
 
-CONNECT_TIMEOUT_S = 15.0
-# Silence allowed between two chunks. Reasoning models can think for minutes
-# before the first token, so this is generous; a healthy stream never hits it.
-IDLE_TIMEOUT_S = 300.0
 _NOT_RETRIED = (
     AuthenticationError,
     BadRequestError,
@@ -92,6 +104,9 @@ class Provider:
     or on a private network (:class:`InsecureHTTPError`) unless
     ``allow_insecure_http``; a ``transport_factory`` (an in-process transport,
     such as the demo's) decides itself where bytes go, so the rule is left to it.
+
+    ``limits`` are this provider's bounds (timeouts, deadline, sizes; see
+    :class:`~ipyllm._engine.limits.Limits`): what ``configure`` set, else the defaults.
     """
 
     def __init__(
@@ -106,9 +121,11 @@ class Provider:
         models: tuple[str, ...] | None = None,
         headers: dict[str, str] | None = None,
         allow_insecure_http: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         api_key = explicit_key(spec.name, api_key)
         self.spec = spec
+        self.limits = limits
         self.adapter = adapter
         self.name = spec.name
         self.base_url = base_url
@@ -148,6 +165,9 @@ class Provider:
         max_retries: int = 2,
         idle_timeout: float | None = None,
         connect_timeout: float | None = None,
+        deadline: float | None = None,
+        max_answer_chars: int | None = None,
+        deadline_from: float | None = None,
         gate: RequestGate | None = None,
         estimated_tokens: int = 0,
     ) -> Response:
@@ -158,41 +178,114 @@ class Provider:
         that honours Retry-After; once a delta was delivered, never. Cancelling
         the task closes the connection at once. A ``gate`` (rate limiter) is
         waited on before every attempt and told of every Retry-After.
+
+        Limits given here win over this provider's :attr:`limits`. ``deadline``
+        (seconds, from ``deadline_from``, a ``loop.time()``, or now) bounds the
+        whole call, every attempt and backoff included: past it a
+        :class:`TimeoutError` carries the partial answer, and no retry is started
+        that could not begin before it. Past ``max_answer_chars`` the connection
+        is closed and the answer so far returned with ``finish_reason="answer_limit"``.
         """
-        timeout = _timeout(idle_timeout, connect_timeout)
+        limits = self.limits.merged(
+            timeout=idle_timeout,
+            connect_timeout=connect_timeout,
+            deadline=deadline,
+            max_answer_chars=max_answer_chars,
+        )
+        timeout = _timeout(limits)
+        loop = asyncio.get_running_loop()
+        ends_at = (loop.time() if deadline_from is None else deadline_from) + limits.deadline
         attempt = 0
-        while True:
-            builder = ResponseBuilder(self.name, options.model)
-            if gate is not None:
-                await gate.acquire(estimated_tokens)
-            try:
-                response = await self._stream_once(messages, options, builder, on_chunk, timeout)
-                if gate is not None:
-                    used = (response.tokens_in or 0) + (response.tokens_out or 0)
-                    gate.record_tokens(estimated_tokens, used or estimated_tokens)
-                return response
-            except BadRequestError as err:
-                if self._include_usage and not builder.delivered and _rejects_usage(err):
-                    log.info("%s rejects stream_options; resending without it", self.name)
-                    self._include_usage = False
-                    continue
+        builder = ResponseBuilder(self.name, options.model, limits.max_answer_chars)
+        scope = asyncio.timeout_at(seconds_or_none(ends_at))
+        try:
+            async with scope:
+                while True:
+                    builder = ResponseBuilder(self.name, options.model, limits.max_answer_chars)
+                    if gate is not None:
+                        await gate.acquire(estimated_tokens)
+                    try:
+                        response = await self._stream_once(
+                            messages, options, builder, on_chunk, timeout
+                        )
+                    except AnswerLimitReached:
+                        # The connection is closed (_stream_once's finally); keep what came.
+                        log.warning(
+                            "%s: answer cut at max_answer_chars=%d (finish_reason %r)",
+                            self.name,
+                            limits.max_answer_chars,
+                            ANSWER_LIMIT,
+                        )
+                        response = builder.response(finish_reason=ANSWER_LIMIT)
+                    except EventTooLarge:
+                        # Raised from a handler, so the retry below does not see it: the
+                        # same server would most likely send the same event again.
+                        raise self._broken(
+                            StreamError,
+                            f"{self.spec.label} sent an event larger than the "
+                            f"{_size(self.limits.max_event_bytes)} limit; the stream was "
+                            "stopped. If the server means it, raise the limit with "
+                            f"ipyllm.configure({self.name!r}, max_event_bytes=…).",
+                            builder,
+                        ) from None
+                    except BadRequestError as err:
+                        if self._include_usage and not builder.delivered and _rejects_usage(err):
+                            log.info("%s rejects stream_options; resending without it", self.name)
+                            self._include_usage = False
+                            continue
+                        raise
+                    except LLMError as err:
+                        wait = self._retry_wait(err, attempt, max_retries, builder, gate)
+                        if loop.time() + wait >= ends_at:
+                            err.add_note(
+                                f"Not retried: the {limits.deadline:g} s deadline would pass first."
+                            )
+                            raise
+                        log.info(
+                            "%s: %s; retry %d in %.2f s",
+                            self.name,
+                            type(err).__name__,
+                            attempt + 1,
+                            wait,
+                        )
+                        attempt += 1
+                        await asyncio.sleep(wait)
+                        continue
+                    if gate is not None:
+                        used = (response.tokens_in or 0) + (response.tokens_out or 0)
+                        gate.record_tokens(estimated_tokens, used or estimated_tokens)
+                    return response
+        except builtins.TimeoutError:
+            if not scope.expired():
                 raise
-            except LLMError as err:
-                retry_after = err.retry_after if isinstance(err, RateLimitError) else None
-                # Every stream to this provider waits too, unless the wait is so
-                # long that the caller should decide (the error is raised below).
-                if gate and retry_after is not None and retry_after <= MAX_HONORED_RETRY_AFTER_S:
-                    gate.block_for(retry_after)
-                if builder.delivered or attempt >= max_retries or isinstance(err, _NOT_RETRIED):
-                    raise
-                if retry_after is not None and retry_after > MAX_HONORED_RETRY_AFTER_S:
-                    raise
-                wait = backoff_seconds(attempt, retry_after)
-                log.info(
-                    "%s: %s; retry %d in %.2f s", self.name, type(err).__name__, attempt + 1, wait
-                )
-                attempt += 1
-                await asyncio.sleep(wait)
+            raise self._broken(
+                TimeoutError,
+                f"{self.spec.label} did not finish within the {limits.deadline:g} s deadline "
+                f"({_attempts(attempt + 1)}); not retried further. Raise it with deadline=… "
+                f"(Session, Tab.send), ipyllm.configure({self.name!r}, deadline=…) or "
+                "%%llm --deadline SECONDS.",
+                builder,
+            ) from None
+
+    def _retry_wait(
+        self,
+        err: LLMError,
+        attempt: int,
+        max_retries: int,
+        builder: ResponseBuilder,
+        gate: RequestGate | None,
+    ) -> float:
+        """Seconds to wait before retrying after ``err``; re-raises it if it is not retried."""
+        retry_after = err.retry_after if isinstance(err, RateLimitError) else None
+        # Every stream to this provider waits too, unless the wait is so
+        # long that the caller should decide (the error is raised below).
+        if gate and retry_after is not None and retry_after <= MAX_HONORED_RETRY_AFTER_S:
+            gate.block_for(retry_after)
+        if builder.delivered or attempt >= max_retries or isinstance(err, _NOT_RETRIED):
+            raise err
+        if retry_after is not None and retry_after > MAX_HONORED_RETRY_AFTER_S:
+            raise err
+        return backoff_seconds(attempt, retry_after)
 
     def available_models(self) -> list[str]:
         """The models ipyllm knows for this provider, without asking it."""
@@ -253,7 +346,10 @@ class Provider:
 
     def _error_context(self) -> ErrorContext:
         env = self.spec.key_env[0] if self.spec.key_env else None
-        return ErrorContext(self.name, self.spec.label, self.base_url, env, self.spec.needs_key)
+        spec = self.spec
+        return ErrorContext(
+            self.name, spec.label, self.base_url, env, spec.needs_key, spec.error_codes
+        )
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -261,7 +357,7 @@ class Provider:
         if client is None:
             client = httpx.AsyncClient(
                 transport=self._transport_factory() if self._transport_factory else None,
-                timeout=_timeout(None, None),
+                timeout=_timeout(self.limits),
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
                 headers={"User-Agent": f"ipyllm/{__version__}"},
             )
@@ -310,14 +406,15 @@ class Provider:
         log.debug("%s %s model=%s", request.method, request.url, options.model)
         response = await self._send(request, timeout)
         try:
-            if response.status_code >= 400:
-                raw = await response.aread()
-                raise error_from_http(
-                    self._error_context(), response.status_code, response.headers, raw
-                )
+            status = response.status_code
+            if 300 <= status < 400:  # httpx follows no redirect, and a key must not either
+                raise redirect_error(self._error_context(), status, response.headers)
+            if status >= 400:
+                raw = await _read_capped(response, BODY_LIMIT)
+                raise error_from_http(self._error_context(), status, response.headers, raw)
             finished = await self._pump(response, builder, on_chunk, timeout)
         finally:
-            await response.aclose()
+            await response.aclose()  # at once, even if the server keeps the body open
         if not finished:
             raise self._broken(
                 StreamError,
@@ -325,6 +422,8 @@ class Provider:
                 "the connection may have been cut; try again.",
                 builder,
             )
+        if builder.finish_reason == CONTENT_FILTER and not builder.text and not builder.tool_calls:
+            raise filter_error(self._error_context(), builder.response())
         return builder.response()
 
     def _broken(self, cls: type[LLMError], message: str, builder: ResponseBuilder) -> LLMError:
@@ -340,19 +439,50 @@ class Provider:
         on_chunk: OnChunk | None,
         timeout: httpx.Timeout,
     ) -> bool:
-        """Read the body to its end, folding events into ``builder``; True if it finished."""
-        decoder = SSEDecoder() if self.adapter.wire == "sse" else NDJSONDecoder()
+        """Read a 2xx body, folding events into ``builder``; True if the answer finished.
+
+        Its first bytes say what it is. A stream is decoded as it arrives, and its own
+        end (``[DONE]``, ``message_stop``…) ends the read, whatever the server does with
+        the connection afterwards. A whole JSON body (an answer, or an error envelope) is
+        decoded at once. An HTML page, plain text or an empty body raises an error that
+        says so.
+        """
+        limit = self.limits.max_event_bytes
+        decoder = SSEDecoder(limit) if self.adapter.wire == "sse" else NDJSONDecoder(limit)
         state = self.adapter.new_state()
-        finished = False
+        content_type = response.headers.get("content-type", "")
+        chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
         try:
-            async for chunk in response.aiter_bytes():
-                finished |= self._dispatch(decoder.feed(chunk), state, builder, on_chunk)
-            finished |= self._dispatch(decoder.flush(), state, builder, on_chunk)
+            head = b""
+            kind: _BodyKind | None = None
+            async for chunk in chunks:
+                head += chunk
+                kind = _body_kind(head, content_type, self.adapter.wire, complete=False)
+                if kind is not None:
+                    break
+            else:
+                kind = _body_kind(head, content_type, self.adapter.wire, complete=True)
+                chunks = _no_more_chunks()
+            assert kind is not None  # a complete body always has a kind
+            if kind == "stream":
+                return await self._read_stream(head, chunks, decoder, state, builder, on_chunk)
+            if kind == "json":
+                raw = await _read_all(head, chunks, limit)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    if self.adapter.wire != "ndjson":
+                        raise
+                    # JSON lines after all, labelled as one document: read them as lines.
+                    rest = _no_more_chunks()
+                    return await self._read_stream(raw, rest, decoder, state, builder, on_chunk)
+                return self._read_whole(body, response.status_code, state, builder, on_chunk)
+            raise await self._not_an_answer(kind, head, chunks, response)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise self._broken(
                 StreamError,
                 f"{self.spec.label} sent data ipyllm could not read ({type(exc).__name__}: "
-                f"{exc}) — try again; if it persists, report it.",
+                f"{clip(str(exc), 200)}) — try again; if it persists, report it.",
                 builder,
             ) from None
         except httpx.TimeoutException:
@@ -369,7 +499,73 @@ class Provider:
                 "— try again.",
                 builder,
             ) from None
-        return finished
+        finally:
+            await chunks.aclose()
+
+    async def _read_stream(
+        self,
+        head: bytes,
+        chunks: AsyncGenerator[bytes, None],
+        decoder: SSEDecoder | NDJSONDecoder,
+        state: Any,
+        builder: ResponseBuilder,
+        on_chunk: OnChunk | None,
+    ) -> bool:
+        """Decode the stream until its end marker or the end of the body."""
+        dispatch = self._dispatch
+        ended = dispatch(decoder.feed(head), state, builder, on_chunk)
+        if ended == _ENDED:
+            return True
+        finished = ended == _FINISHED
+        async for chunk in chunks:
+            ended = dispatch(decoder.feed(chunk), state, builder, on_chunk)
+            if ended:
+                if ended == _ENDED:
+                    return True  # the caller closes the connection; nothing more is read
+                finished = True
+        return dispatch(decoder.flush(), state, builder, on_chunk) != _OPEN or finished
+
+    def _read_whole(
+        self,
+        body: Any,
+        status: int,
+        state: Any,
+        builder: ResponseBuilder,
+        on_chunk: OnChunk | None,
+    ) -> bool:
+        """A whole JSON body: an answer becomes the response, an error envelope an error."""
+        decode = self.adapter.decode_body
+        if self._dispatch([body], state, builder, on_chunk, decode, mid_stream=False) == _OPEN:
+            what = f"JSON that is neither an answer nor an error ({clip(json.dumps(body), 200)})"
+            raise not_the_api_error(self._error_context(), status, what, body)
+        return True
+
+    async def _not_an_answer(
+        self,
+        kind: _BodyKind,
+        head: bytes,
+        chunks: AsyncGenerator[bytes, None],
+        response: httpx.Response,
+    ) -> LLMError:
+        """The error for a 2xx body that is no answer at all: a page, text, nothing."""
+        page = bytearray(head)
+        if kind == "html":  # read on to the page's title, if it comes soon
+            async for chunk in chunks:
+                page += chunk
+                if len(page) >= _PAGE_BYTES or b"</title" in page[-len(chunk) - 8 :].lower():
+                    break
+        text = page[:_PAGE_BYTES].decode("utf-8", "replace").strip()
+        if kind == "empty":
+            what = "an empty body"
+        elif kind == "html":
+            title, words = html_title(text), html_words(text)
+            what = f"an HTML page titled {title!r}" if title else "an HTML page"
+            if not title and words:
+                what += f" ({clip(words, 200)!r})"
+        else:
+            first = next((line for line in text.splitlines() if line.strip()), "")
+            what = f"plain text ({clip(first.strip(), 200)!r})"
+        return not_the_api_error(self._error_context(), response.status_code, what, text)
 
     def _dispatch(
         self,
@@ -377,10 +573,15 @@ class Provider:
         state: Any,
         builder: ResponseBuilder,
         on_chunk: OnChunk | None,
-    ) -> bool:
-        """Decode wire items into ``builder``; True if one of them ended the answer."""
-        finished = False
-        decode = self.adapter.decode
+        decode: Callable[[Any, Any], list[StreamEvent]] | None = None,
+        *,
+        mid_stream: bool = True,
+    ) -> int:
+        """Decode wire items into ``builder``: :data:`_ENDED` at the stream's own end (the
+        items after it are ignored), :data:`_FINISHED` if the model stopped, else
+        :data:`_OPEN`."""
+        finished = _OPEN
+        decode = decode or self.adapter.decode
         add = builder.add
         for item in items:
             for event in decode(item, state):
@@ -388,24 +589,32 @@ class Provider:
                 if isinstance(event, (TextDelta, ReasoningDelta)):
                     if on_chunk is not None:
                         on_chunk(event)
-                elif isinstance(event, (Done, Finish)):
-                    finished = True
+                elif isinstance(event, Finish):
+                    finished = _FINISHED
+                elif isinstance(event, Done):
+                    return _ENDED
                 elif isinstance(event, ErrorEvent):
                     raise error_from_event(
-                        self._error_context(), event, builder.partial, builder.response()
+                        self._error_context(),
+                        event,
+                        builder.partial,
+                        builder.response(),
+                        mid_stream=mid_stream,
                     )
         return finished
 
     async def _get_json(self, request: HTTPRequest) -> Any:
-        response = await self._send(request, _timeout(None, None))
+        response = await self._send(request, _timeout(self.limits))
         try:
+            status = response.status_code
+            if 300 <= status < 400:
+                raise redirect_error(self._error_context(), status, response.headers)
+            if status >= 400:
+                raw = await _read_capped(response, BODY_LIMIT)
+                raise error_from_http(self._error_context(), status, response.headers, raw)
             raw = await response.aread()
         finally:
             await response.aclose()
-        if response.status_code >= 400:
-            raise error_from_http(
-                self._error_context(), response.status_code, response.headers, raw
-            )
         return json.loads(raw)
 
     async def _probe_auth(self) -> None:
@@ -414,9 +623,9 @@ class Provider:
         request = self.adapter.build_request(
             self.spec, self.base_url, self._api_key(), [], Options(model=self.spec.default_model)
         )
-        response = await self._send(request, _timeout(None, None))
+        response = await self._send(request, _timeout(self.limits))
         try:
-            raw = await response.aread()
+            raw = await _read_capped(response, BODY_LIMIT)
         finally:
             await response.aclose()
         if response.status_code in (401, 403):
@@ -425,8 +634,99 @@ class Provider:
             )
 
 
-def _timeout(idle: float | None, connect: float | None) -> httpx.Timeout:
-    return httpx.Timeout(idle or IDLE_TIMEOUT_S, connect=connect or CONNECT_TIMEOUT_S)
+# What _dispatch reports: the stream goes on; the model stopped (usage may still
+# follow); the stream's own end marker came, so nothing more is read.
+_OPEN, _FINISHED, _ENDED = 0, 1, 2
+# How much of an HTML page is read to find its <title>.
+_PAGE_BYTES = 64 * 1024
+# Bytes of leading whitespace after which a body is taken for a stream (keep-alives).
+_SNIFF_BYTES = 1024
+# The first line of an SSE stream is one of these fields, or a comment (":").
+_SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":")
+_SSE_BARE_FIELDS = (b"data", b"event", b"id", b"retry")  # a field with no value
+
+_BodyKind = Literal["stream", "json", "html", "text", "empty"]
+
+
+def _body_kind(head: bytes, content_type: str, wire: str, *, complete: bool) -> _BodyKind | None:
+    """What a 2xx body is, from its first bytes (and its content type where they leave
+    it open); ``None`` while more bytes are needed. ``complete``: the body ended."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    media = content_type.split(";")[0].strip().lower()
+    if not text:
+        if complete:
+            return "empty"
+        return "stream" if len(head) >= _SNIFF_BYTES else None
+    first = text[:1]
+    if first == b"<":
+        return "html"
+    if first in (b"{", b"["):
+        # NDJSON lines are JSON too; a whole document says so in its content type.
+        whole = wire == "sse" or (media.endswith("json") and "ndjson" not in media)
+        return "json" if whole else "stream"
+    if wire == "sse":
+        end = min((i for i in (text.find(b"\n"), text.find(b"\r")) if i >= 0), default=-1)
+        if end < 0 and not complete and len(text) < 64:
+            return None  # the first line is not complete yet
+        line = text[: end if end >= 0 else 64]
+        if line.startswith(_SSE_FIELDS) or line.rstrip() in _SSE_BARE_FIELDS:
+            return "stream"
+    return "html" if media == "text/html" else "text"
+
+
+async def _no_more_chunks() -> AsyncGenerator[bytes, None]:
+    return
+    yield  # pragma: no cover  (makes this an async generator)
+
+
+async def _read_all(head: bytes, chunks: AsyncGenerator[bytes, None], limit: int) -> bytes:
+    """The whole body: ``head`` and the rest. It is one event, so past ``limit`` bytes
+    :class:`EventTooLarge` is raised, as a decoder would."""
+    parts = [head]
+    size = len(head)
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise EventTooLarge(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the body (an error body: the rest is never read);
+    what arrived so far if the connection fails while reading it."""
+    parts: list[bytes] = []
+    size = 0
+    chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+    try:
+        async for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        await chunks.aclose()
+    return b"".join(parts)[:limit]
+
+
+def _timeout(limits: Limits) -> httpx.Timeout:
+    return httpx.Timeout(
+        seconds_or_none(limits.timeout), connect=seconds_or_none(limits.connect_timeout)
+    )
+
+
+def _size(n: int) -> str:
+    """``8 MiB``, ``64 KiB`` or ``1,000 bytes``."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n:,} bytes"
+
+
+def _attempts(n: int) -> str:
+    return "1 attempt" if n == 1 else f"{n} attempts"
 
 
 def _rejects_usage(err: BadRequestError) -> bool:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from .._types import (
+    CONTENT_FILTER,
     Done,
     ErrorEvent,
     Finish,
@@ -35,6 +36,22 @@ ERROR_STATUS = {
     "api_error": 500,
     "overloaded_error": 529,
 }
+
+
+def _finish(reason: str) -> Finish:
+    # "refusal": Anthropic's safety classifiers stopped the answer.
+    return Finish(CONTENT_FILTER, reason) if reason == "refusal" else Finish(reason)
+
+
+def _error_event(obj: dict[str, Any]) -> ErrorEvent:
+    err = obj.get("error") or {}
+    etype = err.get("type")
+    return ErrorEvent(
+        message=str(err.get("message") or obj),
+        status=ERROR_STATUS.get(etype or ""),
+        kind=etype,
+        body=obj,
+    )
 
 
 class AnthropicStreamState:
@@ -112,22 +129,40 @@ class AnthropicAdapter:
                 events.append(Usage(tokens_in=tokens_in, tokens_out=usage.get("output_tokens")))
             reason = (obj.get("delta") or {}).get("stop_reason")
             if reason:
-                events.append(Finish(reason))
+                events.append(_finish(reason))
             return events
         if kind == "message_stop":
             return [Done()]
         if kind == "error":
-            err = obj.get("error") or {}
-            etype = err.get("type")
-            return [
-                ErrorEvent(
-                    message=str(err.get("message") or obj),
-                    status=ERROR_STATUS.get(etype or ""),
-                    kind=etype,
-                    body=obj,
-                )
-            ]
+            return [_error_event(obj)]
         return []  # ping, content_block_stop, and event types added later
+
+    def decode_body(self, body: Any, state: AnthropicStreamState) -> list[StreamEvent]:
+        """A whole ``message`` (a server that ignored ``stream: true``) or an error
+        envelope sent instead of a stream."""
+        if not isinstance(body, dict):
+            return []
+        if body.get("type") == "error" or isinstance(body.get("error"), dict):
+            return [_error_event(body)]
+        if body.get("type") != "message" or not isinstance(body.get("content"), list):
+            return []
+        events: list[StreamEvent] = []
+        for index, block in enumerate(body["content"]):
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind == "text" and block.get("text"):
+                events.append(TextDelta(block["text"]))
+            elif kind == "thinking" and block.get("thinking"):
+                events.append(ReasoningDelta(block["thinking"]))
+            elif kind == "tool_use":
+                arguments = json.dumps(block.get("input") or {})
+                events.append(ToolCallDelta(index, block.get("id"), block.get("name"), arguments))
+        usage = body.get("usage") or {}
+        if usage:
+            events.append(Usage(usage.get("input_tokens"), usage.get("output_tokens")))
+        if body.get("stop_reason"):
+            events.append(_finish(body["stop_reason"]))
+        events.append(Done())
+        return events
 
     def models_request(self, spec: ProviderSpec, base_url: str, key: str | None) -> HTTPRequest:
         """``GET {base_url}/v1/models``."""

@@ -136,6 +136,25 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         # Keeps reasoning out of the answer text (else it arrives inside <think> tags).
         extra_body={"reasoning_split": True},
         max_temperature=1.0,  # MiniMax documents (0, 1]
+        # base_resp.status_code, which MiniMax may send with HTTP 200, from its error-code
+        # page (platform.minimax.io/docs/api-reference/errorcode).
+        error_codes={
+            "1000": "server",  # unknown error
+            "1001": "timeout",  # request timeout
+            "1002": "rate_limit",  # rate limit (requests per minute)
+            "1004": "auth",  # not authorized / login fail
+            "1008": "quota",  # insufficient balance
+            "1013": "server",  # internal service error
+            "1024": "server",  # internal error
+            "1026": "content_filter",  # input new_sensitive
+            "1027": "content_filter",  # output new_sensitive
+            "1033": "server",  # system error
+            "1039": "rate_limit",  # token limit (tokens per minute)
+            "1041": "rate_limit",  # connection limit
+            "1042": "bad_request",  # too many illegal characters in the input
+            "2013": "bad_request",  # invalid parameters
+            "2049": "auth",  # invalid API key
+        },
     ),
     ProviderSpec(
         name="zai",

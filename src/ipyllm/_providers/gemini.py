@@ -7,6 +7,8 @@ from typing import Any
 from urllib.parse import quote
 
 from .._types import (
+    CONTENT_FILTER,
+    Done,
     ErrorEvent,
     Finish,
     Message,
@@ -32,6 +34,22 @@ ERROR_STATUS = {
     "UNAVAILABLE": 503,
     "DEADLINE_EXCEEDED": 504,
 }
+
+
+# Finish reasons that mean a filter stopped the answer; they become "content_filter",
+# with Gemini's own word kept as the filter reason.
+FILTER_REASONS = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    }
+)
 
 
 def _model_path(model: str) -> str:
@@ -92,6 +110,18 @@ class GeminiAdapter:
             return [ev for part in obj for ev in self._decode_obj(part)]
         return self._decode_obj(obj)
 
+    def decode_body(self, body: Any, state: None) -> list[StreamEvent]:
+        """A whole ``generateContent`` answer, a JSON array of chunks (no ``alt=sse``), or
+        an error envelope, sent instead of SSE frames."""
+        parts = body if isinstance(body, list) else [body]
+        if not all(isinstance(part, dict) for part in parts):
+            return []
+        events = [ev for part in parts for ev in self._decode_obj(part)]
+        answered = any("candidates" in p or "promptFeedback" in p for p in parts)
+        if answered and not any(isinstance(e, ErrorEvent | Done) for e in events):
+            events.append(Done())
+        return events
+
     def _decode_obj(self, obj: dict[str, Any]) -> list[StreamEvent]:
         if "error" in obj:
             err = obj["error"]
@@ -105,7 +135,14 @@ class GeminiAdapter:
                 )
             ]
         events: list[StreamEvent] = []
-        for candidate in obj.get("candidates") or ():
+        finished = False
+        blocked = (obj.get("promptFeedback") or {}).get("blockReason")
+        if blocked:  # the prompt was refused: HTTP 200, no candidates
+            events.append(Finish(CONTENT_FILTER, str(blocked)))
+            finished = True
+        # Several candidates (candidateCount > 1) would interleave: read the first only.
+        candidate = next((c for c in obj.get("candidates") or () if c.get("index", 0) == 0), None)
+        if candidate is not None:
             for i, part in enumerate((candidate.get("content") or {}).get("parts") or ()):
                 text = part.get("text")
                 if text:
@@ -120,8 +157,11 @@ class GeminiAdapter:
                         )
                     )
             reason = candidate.get("finishReason")
-            if reason:
+            if reason in FILTER_REASONS:
+                events.append(Finish(CONTENT_FILTER, reason))
+            elif reason:
                 events.append(Finish(reason))
+            finished = finished or bool(reason)
         meta = obj.get("usageMetadata")
         if meta:
             events.append(
@@ -131,6 +171,9 @@ class GeminiAdapter:
                     reasoning_tokens=meta.get("thoughtsTokenCount"),
                 )
             )
+        if finished and meta:
+            # The chunk with the finish reason and the final usage is the last one.
+            events.append(Done())
         return events
 
     def models_request(self, spec: ProviderSpec, base_url: str, key: str | None) -> HTTPRequest:

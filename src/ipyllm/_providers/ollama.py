@@ -60,7 +60,14 @@ class OllamaAdapter:
     def decode(self, item: SSEEvent | str, state: None) -> list[StreamEvent]:
         """Map one NDJSON line onto ipyllm events."""
         assert isinstance(item, str)
-        obj = json.loads(item)
+        return self._decode_obj(json.loads(item))
+
+    def decode_body(self, body: Any, state: None) -> list[StreamEvent]:
+        """A whole answer (``stream: false``, or a proxy that buffered it) or an error
+        object sent as one JSON document rather than as lines."""
+        return self._decode_obj(body) if isinstance(body, dict) else []
+
+    def _decode_obj(self, obj: dict[str, Any]) -> list[StreamEvent]:
         if "error" in obj:
             return [ErrorEvent(message=str(obj["error"]), status=obj.get("status"), body=obj)]
         events: list[StreamEvent] = []

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from .._types import (
+    CONTENT_FILTER,
     Done,
     ErrorEvent,
     Finish,
@@ -25,13 +26,16 @@ from .spec import HTTPRequest, ProviderSpec, WireFormat, chat_messages, finish_r
 
 
 class OpenAIStreamState:
-    """Per-stream memory: the text so far, to spot MiniMax's repeated final message."""
+    """Per-stream memory: what the deltas carried so far, so that a frame repeating the
+    whole message (MiniMax's last) adds only what is missing."""
 
-    __slots__ = ("text_len", "texts")
+    __slots__ = ("reasonings", "refusals", "texts", "tool_calls")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
-        self.text_len = 0
+        self.reasonings: list[str] = []
+        self.refusals: list[str] = []
+        self.tool_calls = False
 
 
 def _usage(raw: dict[str, Any]) -> Usage:
@@ -70,6 +74,67 @@ def error_event(raw: Any) -> ErrorEvent:
     if isinstance(metadata, dict) and metadata.get("raw"):
         message = f"{message}: {metadata['raw']}"
     return ErrorEvent(message=message, status=status, kind=err.get("type"), body=raw)
+
+
+def _tool_call(call: dict[str, Any], index: int) -> ToolCallDelta:
+    fn = call.get("function") or {}
+    return ToolCallDelta(
+        index=index, id=call.get("id"), name=fn.get("name"), arguments=fn.get("arguments") or ""
+    )
+
+
+def _missing(whole: Any, pieces: list[str]) -> str:
+    """What ``whole`` holds beyond the ``pieces`` already streamed ("" if they differ)."""
+    if not isinstance(whole, str) or not whole:
+        return ""
+    so_far = "".join(pieces)
+    return whole[len(so_far) :] if whole.startswith(so_far) else ""
+
+
+def _fill_in(message: dict[str, Any], state: OpenAIStreamState, events: list[StreamEvent]) -> None:
+    """A whole message (a frame repeating it, or a non-streamed answer): add only what the
+    deltas before it did not carry, so nothing arrives twice and nothing is lost."""
+    reasoning = _missing(_reasoning(message), state.reasonings)
+    if reasoning:
+        state.reasonings.append(reasoning)
+        events.append(ReasoningDelta(reasoning))
+    content = _missing(message.get("content"), state.texts)
+    if content:
+        state.texts.append(content)
+        events.append(TextDelta(content))
+    refusal = _missing(message.get("refusal"), state.refusals)
+    if refusal:
+        state.refusals.append(refusal)
+        events.append(RefusalDelta(refusal))
+    if not state.tool_calls:
+        for i, call in enumerate(message.get("tool_calls") or ()):
+            state.tool_calls = True
+            events.append(_tool_call(call, call.get("index", i)))
+
+
+def _filter_reason(choice: dict[str, Any]) -> str:
+    """``content_filter``, with the categories Azure OpenAI names as filtered."""
+    results = choice.get("content_filter_results")
+    if isinstance(results, dict):
+        hits = sorted(k for k, v in results.items() if isinstance(v, dict) and v.get("filtered"))
+        if hits:
+            return f"{CONTENT_FILTER}: {', '.join(hits)}"
+    return CONTENT_FILTER
+
+
+def _base_resp_failed(obj: dict[str, Any]) -> bool:
+    # MiniMax's native envelope; a status_code of 0 means success.
+    base = obj.get("base_resp")
+    return isinstance(base, dict) and bool(base.get("status_code"))
+
+
+def _base_resp_message(obj: dict[str, Any]) -> str:
+    base = obj["base_resp"]
+    return str(base.get("status_msg") or f"status code {base['status_code']}")
+
+
+def _is_error(events: list[StreamEvent]) -> bool:
+    return any(isinstance(e, ErrorEvent) for e in events)
 
 
 class OpenAIChatAdapter:
@@ -116,55 +181,66 @@ class OpenAIChatAdapter:
         obj = json.loads(data)
         if item.event == "error":  # Groq and others: `event: error` with an error object
             return [error_event(obj)]
+        # MiniMax ends its stream with a frame that repeats the whole message (as a
+        # `chat.completion` with `message`, not `delta`) together with the real usage.
+        return self._decode_obj(obj, state, whole=obj.get("object") == "chat.completion")
+
+    def decode_body(self, body: Any, state: OpenAIStreamState) -> list[StreamEvent]:
+        """A whole ``chat.completion`` (a server that ignored ``stream: true``) or an error
+        envelope sent instead of a stream."""
+        if not isinstance(body, dict):
+            return []
+        events = self._decode_obj(body, state, whole=True)
+        if isinstance(body.get("choices"), list) and not _is_error(events):
+            events.append(Done())
+        return events
+
+    def _decode_obj(
+        self, obj: dict[str, Any], state: OpenAIStreamState, *, whole: bool
+    ) -> list[StreamEvent]:
         events: list[StreamEvent] = []
-        usage = obj.get("usage")
         for choice in obj.get("choices") or ():
-            self._decode_choice(choice, usage, state, events)
+            if choice.get("index", 0) == 0:  # n > 1 would interleave: read the first only
+                self._decode_choice(choice, whole, state, events)
+        usage = obj.get("usage")
         if usage:
             events.append(_usage(usage))
         if obj.get("error"):  # OpenRouter: an error object inside a 200 stream
             events.append(error_event(obj))
+        elif _base_resp_failed(obj):
+            events.append(ErrorEvent(message=_base_resp_message(obj), body=obj))
         return events
 
     def _decode_choice(
         self,
         choice: dict[str, Any],
-        usage: dict[str, Any] | None,
+        whole: bool,
         state: OpenAIStreamState,
         events: list[StreamEvent],
     ) -> None:
         delta = choice.get("delta")
-        # MiniMax ends with a frame that repeats the whole message (as `message`,
-        # or as a delta equal to all text so far) together with the real usage.
-        repeat = delta is None or (
-            usage is not None
-            and state.text_len > 0
-            and delta.get("content") == "".join(state.texts)
-        )
-        if delta and not repeat:
+        if whole or delta is None:
+            _fill_in(choice.get("message") or delta or {}, state, events)
+        elif delta:
             reasoning = _reasoning(delta)
             if reasoning:
+                state.reasonings.append(reasoning)
                 events.append(ReasoningDelta(reasoning))
             content = delta.get("content")
             if content:
                 state.texts.append(content)
-                state.text_len += len(content)
                 events.append(TextDelta(content))
             refusal = delta.get("refusal")
             if refusal:
+                state.refusals.append(refusal)
                 events.append(RefusalDelta(refusal))
             for call in delta.get("tool_calls") or ():
-                fn = call.get("function") or {}
-                events.append(
-                    ToolCallDelta(
-                        index=call.get("index", 0),
-                        id=call.get("id"),
-                        name=fn.get("name"),
-                        arguments=fn.get("arguments") or "",
-                    )
-                )
+                state.tool_calls = True
+                events.append(_tool_call(call, call.get("index", 0)))
         reason = choice.get("finish_reason")
-        if reason:
+        if reason == CONTENT_FILTER:
+            events.append(Finish(CONTENT_FILTER, _filter_reason(choice)))
+        elif reason:
             events.append(Finish(reason))
 
     def models_request(self, spec: ProviderSpec, base_url: str, key: str | None) -> HTTPRequest:

@@ -36,6 +36,10 @@ class ProviderSpec:
     max_tokens_field: str = "max_tokens"
     extra_body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    # Business codes the provider puts in error bodies, even in a 200 (MiniMax's
+    # ``base_resp.status_code``), and the kind of error each is: "auth", "rate_limit",
+    # "quota", "timeout", "server", "bad_request", "not_found" or "content_filter".
+    error_codes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -70,6 +74,12 @@ class Adapter(Protocol):
 
     def decode(self, item: SSEEvent | str, state: Any) -> list[StreamEvent]:
         """Map one decoded wire item onto ipyllm events."""
+        ...
+
+    def decode_body(self, body: Any, state: Any) -> list[StreamEvent]:
+        """Map a whole JSON body sent instead of a stream onto events: a complete
+        answer (ending in :class:`~ipyllm._types.Done`) or an error envelope (an
+        :class:`~ipyllm._types.ErrorEvent`); ``[]`` if it is neither."""
         ...
 
     def models_request(self, spec: ProviderSpec, base_url: str, key: str | None) -> HTTPRequest:
