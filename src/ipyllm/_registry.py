@@ -135,17 +135,39 @@ def configure(
     models: Iterable[str] | None = None,
     default_model: str | None = None,
     allow_insecure_http: bool | None = None,
+    timeout: float | None = None,
+    connect_timeout: float | None = None,
+    deadline: float | None = None,
+    max_answer_chars: int | None = None,
+    max_event_bytes: int | None = None,
 ) -> None:
-    """Set a provider's defaults for this process (base URL, extra headers, model list).
+    """Set a provider's defaults for this process (base URL, extra headers, model list,
+    limits).
 
     Each value is checked before any is applied. ``allow_insecure_http=True``
     lets its key go over plain ``http://`` to hosts that are not loopback or on
-    a private network; ``False`` takes that back.
+    a private network; ``False`` takes that back. The limits (docs/limits.md):
+    ``timeout`` is the silence allowed between two chunks (default 300 s),
+    ``connect_timeout`` the time to connect (15 s), ``deadline`` the whole turn,
+    retries included (600 s), ``max_answer_chars`` the characters of text plus
+    reasoning kept from one answer (8 Mi), ``max_event_bytes`` the largest SSE
+    event or NDJSON line (8 MiB). ``None`` leaves a setting as it is; a value
+    given to ``Session``, ``Tab.send`` or ``%%llm`` wins over these.
     """
+    from ._engine.limits import check_limits
+
     global _generation
     spec_for(provider)
     origin = f"ipyllm.configure({provider!r})"
-    changes: dict[str, Any] = {}
+    limits = {
+        "timeout": timeout,
+        "connect_timeout": connect_timeout,
+        "deadline": deadline,
+        "max_answer_chars": max_answer_chars,
+        "max_event_bytes": max_event_bytes,
+    }
+    check_limits(origin, **limits)
+    changes: dict[str, Any] = {name: value for name, value in limits.items() if value is not None}
     if base_url is not None:
         changes["base_url"] = check_base_url(base_url, origin)
     if headers is not None:
@@ -285,6 +307,7 @@ def get_provider(
     to a public host (:class:`InsecureHTTPError`, unless ``allow_insecure_http``
     here or in :func:`configure`), at once.
     """
+    from ._engine.limits import DEFAULT_LIMITS, LIMIT_NAMES
     from ._engine.provider import Provider
     from ._keys import explicit_key
 
@@ -324,6 +347,7 @@ def get_provider(
             models=settings.get("models"),
             headers=settings.get("headers"),
             allow_insecure_http=allow,
+            limits=DEFAULT_LIMITS.merged(**{n: settings.get(n) for n in LIMIT_NAMES}),
         )
         _cache[cache_key] = provider
         return provider

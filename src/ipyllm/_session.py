@@ -20,7 +20,20 @@ if TYPE_CHECKING:
 # Providers tried, in order, when no model is named and IPYLLM_MODEL is unset.
 _PREFERRED = ("anthropic", "openai", "gemini", "xai", "openrouter", "zai", "minimax", "fireworks")
 # Options a single call may override.
-_CALL_OPTIONS = frozenset({"system", "temperature", "max_tokens", "extra_body", "headers"})
+_CALL_OPTIONS = frozenset(
+    {
+        "system",
+        "temperature",
+        "max_tokens",
+        "extra_body",
+        "headers",
+        "timeout",
+        "connect_timeout",
+        "deadline",
+        "max_answer_chars",
+        "max_history",
+    }
+)
 
 
 def default_model() -> str:
@@ -48,8 +61,16 @@ class Session:
     ``model`` may be a list: later models are tried when one fails before its
     first token (as are those in ``fallback``). ``tab`` names the tab to write
     into (an open tab continues its conversation; a new name opens one); a
-    fresh tab by default. ``timeout`` is the silence allowed between two
-    chunks (default 300 s), ``connect_timeout`` the time to connect (15 s).
+    fresh tab by default. Limits (docs/limits.md; ``None``: what
+    ``ipyllm.configure`` set, else the default): ``timeout`` is the silence
+    allowed between two chunks (default 300 s), ``connect_timeout`` the time to
+    connect (15 s), ``deadline`` the whole turn, every retry and fallback model
+    included (600 s; past it a ``TimeoutError`` keeps the partial answer), and
+    ``max_answer_chars`` the characters of text plus reasoning kept (8 Mi; past
+    it the answer ends with ``finish_reason="answer_limit"``). Each may also be
+    given to a single ``ask``/``stream`` call, as may ``max_history``: how many
+    earlier turns go with each prompt (the latest ones; ``None``: the tab's
+    :attr:`~ipyllm.Tab.max_history`, by default all).
     ``base_url`` must be an ``http(s)`` URL; a key goes over plain ``http://``
     only to loopback or private-network hosts unless ``allow_insecure_http=True``.
     ``ask``/``stream`` block the calling thread while the stream runs on the
@@ -69,13 +90,25 @@ class Session:
         max_retries: int = 2,
         timeout: float | None = None,
         connect_timeout: float | None = None,
+        deadline: float | None = None,
+        max_answer_chars: int | None = None,
+        max_history: int | None = None,
         tab: str | Tab | None = None,
         fallback: Sequence[str] = (),
         allow_insecure_http: bool = False,
     ) -> None:
+        from ._engine.limits import check_limits
         from ._manager.manager import manager
+        from ._manager.runner import check_max_history
         from ._manager.tab import Tab
 
+        check_limits(
+            "Session()",
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            deadline=deadline,
+            max_answer_chars=max_answer_chars,
+        )
         requested = [model] if isinstance(model, str) or model is None else list(model)
         first = requested[0] or default_model()
         self.provider_name, self.model_name = _registry.parse_model(first)
@@ -95,6 +128,9 @@ class Session:
         self.max_retries = max_retries
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self.deadline = deadline
+        self.max_answer_chars = max_answer_chars
+        self.max_history = check_max_history(max_history)
         mgr = manager()
         if tab is None:
             self.tab = mgr.new_tab(model=self.model)
@@ -235,6 +271,11 @@ class Session:
             "system": self.system,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
+            "deadline": self.deadline,
+            "max_answer_chars": self.max_answer_chars,
+            "max_history": self.max_history,
             **overrides,
         }
         return self.tab.send(
@@ -242,8 +283,6 @@ class Session:
             model=self.models,
             sink=sink,
             max_retries=self.max_retries,
-            timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
             api_key=self._api_key,
             base_url=self._base_url,
             allow_insecure_http=self._allow_insecure_http,

@@ -94,7 +94,12 @@ def _send_options(opts: CellOptions) -> dict[str, Any]:
         ("system", system),
         ("temperature", opts.temperature),
         ("max_tokens", opts.max_tokens),
+        ("max_history", opts.max_history),
         ("base_url", opts.base_url),
+        ("timeout", opts.timeout),
+        ("connect_timeout", opts.connect_timeout),
+        ("deadline", opts.deadline),
+        ("max_answer_chars", opts.max_answer_chars),
     ):
         if value is not None:
             out[name] = value

@@ -101,7 +101,18 @@ class LLMMagics(Magics):
     @argument("-s", "--system", help="system prompt")
     @argument("-T", "--temperature", type=float, help="sampling temperature")
     @argument("-n", "--max-tokens", type=int, help="most output tokens")
+    @argument(
+        "-H", "--max-history", type=int, help="earlier turns of the tab sent along (default: all)"
+    )
     @argument("--base-url", help="send to this base URL (an OpenAI-compatible proxy, …)")
+    @argument("--timeout", type=float, help="seconds of silence allowed between chunks (300)")
+    @argument("--connect-timeout", type=float, help="seconds allowed to connect (15)")
+    @argument("--deadline", type=float, help="seconds for the whole answer, retries included (600)")
+    @argument(
+        "--max-answer-chars",
+        type=int,
+        help="characters of text + reasoning kept; the answer stops there (8388608)",
+    )
     @argument(
         "-f",
         "--format",
@@ -129,7 +140,12 @@ class LLMMagics(Magics):
             system=args.system,
             temperature=args.temperature,
             max_tokens=args.max_tokens,
+            max_history=args.max_history,
             base_url=args.base_url,
+            timeout=args.timeout,
+            connect_timeout=args.connect_timeout,
+            deadline=args.deadline,
+            max_answer_chars=args.max_answer_chars,
             format=args.format,
             output=args.output,
             background=args.bg,

@@ -52,6 +52,8 @@ def footer(turn: Turn) -> str:
         parts.append(f"total {turn.elapsed_s:.2f} s")
     if turn.status == "stopped":
         parts.append("stopped")
+    elif turn.finish_reason == "answer_limit":
+        parts.append("cut at max_answer_chars")
     elif turn.status == "error":
         parts.append("failed")
     return " · ".join(parts)

@@ -24,7 +24,12 @@ class CellOptions:
     system: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    max_history: int | None = None  # earlier turns sent with the prompt; None: all
     base_url: str | None = None
+    timeout: float | None = None
+    connect_timeout: float | None = None
+    deadline: float | None = None
+    max_answer_chars: int | None = None
     format: str = "markdown"
     output: str | None = None
     background: bool = False

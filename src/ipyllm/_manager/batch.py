@@ -28,8 +28,11 @@ def batch(
     stops the others). Shows a progress bar in notebooks and terminals. The
     provider's rate limit (``manager().set_rate_limit``) applies. Other
     options: ``temperature``, ``max_tokens``, ``api_key``, ``base_url``,
-    ``max_retries``, ``timeout``.
+    ``max_retries``, and the limits ``timeout``, ``connect_timeout``,
+    ``deadline`` (each prompt's, from when it starts) and ``max_answer_chars``
+    (docs/limits.md).
     """
+    from .._engine.limits import check_limits
     from .._session import default_model
     from .manager import manager
 
@@ -44,7 +47,11 @@ def batch(
         allow_insecure_http=bool(options.pop("allow_insecure_http", False)),
     )
     max_retries = int(options.pop("max_retries", 2))
-    timeout = options.pop("timeout", None)
+    limits = {
+        name: options.pop(name, None)
+        for name in ("timeout", "connect_timeout", "deadline", "max_answer_chars")
+    }
+    check_limits("batch()", **limits)
     call = Options(model=model_name, system=system, **options)
     # batch bypasses Tab.send, so the provider's temperature range is checked here.
     check_options(
@@ -53,7 +60,7 @@ def batch(
         max_temperature=provider.spec.max_temperature,
         provider=provider_name,
     )
-    gate = manager().limiter(provider_name)
+    gate = manager().limiter_for(provider)
     bar = _progress_bar(len(prompts)) if progress else None
 
     async def run_all() -> list[Response | LLMError]:
@@ -64,7 +71,14 @@ def batch(
             async with slots:
                 try:
                     response = await provider.query_stream(
-                        messages, call, max_retries=max_retries, idle_timeout=timeout, gate=gate
+                        messages,
+                        call,
+                        max_retries=max_retries,
+                        idle_timeout=limits["timeout"],
+                        connect_timeout=limits["connect_timeout"],
+                        deadline=limits["deadline"],
+                        max_answer_chars=limits["max_answer_chars"],
+                        gate=gate,
                     )
                     response.cost = cost_usd(
                         provider_name, model_name, response.tokens_in, response.tokens_out

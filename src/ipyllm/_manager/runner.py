@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _registry, _runner
+from .._engine.limits import DEFAULT_LIMITS, check_limits
 from .._errors import (
     AuthenticationError,
     ConnectionError,
+    InvalidOptionError,
     LLMError,
     MissingKeyError,
     NotFoundError,
@@ -58,12 +60,23 @@ class TurnPlan:
     base_url: str | None = None  # for the first model only
     allow_insecure_http: bool = False  # for the first model only
     max_retries: int = 2
+    # Limits (docs/limits.md); None: the provider's (configure), else the defaults.
     timeout: float | None = None
     connect_timeout: float | None = None
+    deadline: float | None = None  # the whole turn, fallback models included
+    max_answer_chars: int | None = None
+    max_history: int | None = None  # earlier turns sent with the prompt; None: the tab's
 
     def __post_init__(self) -> None:
         if self.base_url is not None:
             check_base_url(self.base_url, "the base_url argument")
+        check_limits(
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            deadline=self.deadline,
+            max_answer_chars=self.max_answer_chars,
+        )
+        check_max_history(self.max_history)
         # Every front door (Session, the magic, the panel) sends through Tab.send, which
         # builds the plan before the turn exists: a bad value here costs no request and
         # leaves no history row. The range is each model's provider's, fallbacks included.
@@ -77,6 +90,17 @@ class TurnPlan:
             except LLMError:
                 continue  # an unknown model fails its turn, with its own message
             check_options(self.temperature, None, max_temperature=bound, provider=provider)
+
+
+def check_max_history(value: object) -> int | None:
+    """``value`` if it is ``None`` or a whole number >= 0; else
+    :class:`~ipyllm.InvalidOptionError`, before anything is sent or recorded."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise InvalidOptionError(
+        f"max_history is the number of earlier turns sent with a prompt: a whole number "
+        f">= 0, or None for all of them; not {value!r}."
+    )
 
 
 def _estimate_tokens(messages: list[Message], max_tokens: int | None) -> int:
@@ -95,7 +119,11 @@ async def run_turn(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> R
         if sink is not None:
             sink(delta)
 
+    messages = turn.full_query  # built once per turn, from the turns it continues
     last_error: LLMError | None = None
+    loop = asyncio.get_running_loop()
+    started = loop.time()  # one deadline for the turn, whichever model answers
+    budget = plan.deadline if plan.deadline is not None else DEFAULT_LIMITS.deadline
     for i, model in enumerate(plan.models):
         provider_name, model_name = _registry.parse_model(model)
         turn.answered_by = f"{provider_name}:{model_name}"
@@ -114,20 +142,27 @@ async def run_turn(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> R
                 plan.base_url if i == 0 else None,
                 allow_insecure_http=plan.allow_insecure_http and i == 0,
             )
+            if plan.deadline is None:
+                budget = provider.limits.deadline  # configure()'s, for this model's provider
             response = await provider.query_stream(
-                turn.full_query,
+                messages,
                 options,
                 on_chunk,
                 max_retries=plan.max_retries,
                 idle_timeout=plan.timeout,
                 connect_timeout=plan.connect_timeout,
-                gate=tab.manager.limiter(provider_name),
-                estimated_tokens=_estimate_tokens(turn.full_query, plan.max_tokens),
+                deadline=plan.deadline,
+                deadline_from=started,
+                max_answer_chars=plan.max_answer_chars,
+                gate=tab.manager.limiter_for(provider),
+                estimated_tokens=_estimate_tokens(messages, plan.max_tokens),
             )
         except LLMError as err:
             last_error = err
             if delivered or i == len(plan.models) - 1 or not isinstance(err, _FALL_THROUGH):
                 raise
+            if loop.time() - started >= budget:
+                raise  # no time left for the next model
             log.info(
                 "%s failed before its first token (%s); trying %s", model, err, plan.models[i + 1]
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .lines import LineBuffer
+from .lines import DEFAULT_MAX_LINE_BYTES, LineBuffer
 
 
 class NDJSONDecoder:
@@ -10,18 +10,27 @@ class NDJSONDecoder:
 
     Lines end at LF; a CR before it is dropped. Blank and whitespace-only lines are skipped.
     Call :meth:`flush` at end of stream for a last line with no trailing newline.
+
+    A line longer than ``max_event_bytes`` raises :class:`~ipyllm._wire.lines.EventTooLarge`
+    as soon as more than that is buffered; the stream is then unusable.
     """
 
     __slots__ = ("_buffer",)
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         """Start a fresh stream."""
-        self._buffer = LineBuffer()
+        self._buffer = LineBuffer(max_event_bytes)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for a line not yet complete (the part the limit bounds)."""
+        return self._buffer.held
 
     def feed(self, chunk: bytes) -> list[str]:
         """Split the next chunk of the body; return the lines it completes, in order."""
         buffer = self._buffer
-        chunk = buffer.strip_bom(chunk)
+        if buffer.at_start:
+            chunk = buffer.strip_bom(chunk)
         end = chunk.rfind(b"\n")
         if end < 0:
             if chunk:

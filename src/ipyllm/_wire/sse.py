@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .lines import LineBuffer
+from .lines import DEFAULT_MAX_LINE_BYTES, EventTooLarge, LineBuffer
 
 
 class SSEEvent(NamedTuple):
@@ -32,22 +32,35 @@ class SSEDecoder:
 
     Feed it the body's bytes as they arrive, in chunks of any size; it returns the events
     each chunk completes. Call :meth:`flush` at end of stream.
+
+    A line, or an event's data, longer than ``max_event_bytes`` raises
+    :class:`~ipyllm._wire.lines.EventTooLarge` as soon as the decoder holds more than
+    that (so it never buffers much more than the limit); the stream is then unusable.
     """
 
-    __slots__ = ("_buffer", "_cr", "_data", "_event", "_id", "_retry")
+    __slots__ = ("_buffer", "_counted", "_cr", "_data", "_event", "_id", "_limit", "_retry")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         """Start a fresh stream."""
+        self._limit = max_event_bytes
         self._reset()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for a line or event not yet complete (the part the limit bounds)."""
+        data = self._data
+        return self._buffer.held + sum(len(d.encode()) for d in data) + max(len(data) - 1, 0)
 
     def _reset(self) -> None:
         """Forget everything: the state of a decoder that has seen no bytes."""
-        self._buffer = LineBuffer()
+        self._buffer = LineBuffer(self._limit)
         # The last chunk ended in "\r": a "\n" starting the next chunk completes that CRLF
         # and must not be read as a blank line.
         self._cr = False
         self._event = ""
         self._data: list[str] = []
+        # (the open event's data list, how many of its lines were counted, their size)
+        self._counted: tuple[list[str], int, int] = ([], 0, 0)
         self._id: str | None = None
         self._retry: int | None = None
 
@@ -56,9 +69,11 @@ class SSEDecoder:
         if not chunk:
             # An empty read must not clear the pending-CR state below.
             return []
-        chunk = self._buffer.strip_bom(chunk)
-        if not chunk:
-            return []
+        buffer = self._buffer
+        if buffer.at_start:
+            chunk = buffer.strip_bom(chunk)
+            if not chunk:
+                return []
         if self._cr:
             self._cr = False
             if chunk[0] == 10:  # b"\n": second half of a CRLF split across reads
@@ -70,9 +85,9 @@ class SSEDecoder:
         # Fast path, LF only.
         end = chunk.rfind(b"\n")
         if end < 0:
-            self._buffer.hold(chunk)
+            buffer.hold(chunk)
             return []
-        block = self._buffer.complete(chunk, end, end + 1)
+        block = buffer.complete(chunk, end, end + 1)
         return self._lines(block.decode("utf-8", "replace").split("\n"))
 
     def flush(self) -> list[SSEEvent]:
@@ -95,7 +110,7 @@ class SSEDecoder:
         # A line ending in "\r" is complete now (no need to wait for the next read), but
         # remember it so that a "\n" opening the next chunk is taken as its CRLF tail.
         self._cr = end == last and chunk[last] == 13
-        block = self._buffer.complete(chunk, end + 1, end + 1)
+        block = self._buffer.complete(chunk, end + 1, end + 1, cr=True)
         text = block.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         lines.pop()  # text ends with the terminator, so the last piece is always ""
@@ -115,17 +130,13 @@ class SSEDecoder:
                 data.append(line[6:])
             elif not line:
                 if data:
-                    out.append(
-                        _new_tuple(
-                            SSEEvent,
-                            (
-                                event or "message",
-                                data[0] if len(data) == 1 else "\n".join(data),
-                                last_id,
-                                retry,
-                            ),
-                        )
-                    )
+                    if len(data) == 1:
+                        joined = data[0]  # one line: LineBuffer has bounded it already
+                    else:
+                        joined = "\n".join(data)
+                        if len(joined) > self._limit:
+                            self._too_large()
+                    out.append(_new_tuple(SSEEvent, (event or "message", joined, last_id, retry)))
                     data = []
                 event = ""
                 retry = None
@@ -149,4 +160,26 @@ class SSEDecoder:
         self._data = data
         self._retry = retry
         self._id = last_id
+        if len(data) > 1:
+            self._check_open_event(data)
         return out
+
+    def _check_open_event(self, data: list[str]) -> None:
+        """An event still open must not grow past the limit through many short data lines.
+
+        Counted incrementally (only the lines added since the last call), so an event
+        fed line by line stays linear.
+        """
+        counted, lines, size = self._counted
+        if counted is not data:  # a new event since the last count
+            lines = size = 0
+        size += sum(map(len, data[lines:])) + len(data) - lines  # each line and its "\n"
+        self._counted = (data, len(data), size)
+        if size > self._limit + 1:  # the last line has no "\n" in the joined data
+            self._too_large()
+
+    def _too_large(self) -> None:
+        # Measured in characters, which never outnumber the UTF-8 bytes they came from.
+        self._data = []
+        self._counted = ([], 0, 0)
+        raise EventTooLarge(self._limit)
