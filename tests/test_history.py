@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 from ipyllm._errors import register_secret
-from ipyllm._manager.history import HistoryEntry, HistoryList, HistoryStore, TurnRecord
+from ipyllm._manager.history import (
+    SCHEMA_VERSION,
+    HistoryEntry,
+    HistoryList,
+    HistoryStore,
+    TurnRecord,
+)
 
 T0 = 1_700_000_000.0
 
@@ -194,7 +200,7 @@ def test_database_is_in_wal_mode(store: HistoryStore, db: Path) -> None:
     written(store, make())
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         indexes = [r[1] for r in conn.execute("PRAGMA index_list(turns)")]
     conn.close()
     assert "turns_started_at" in indexes

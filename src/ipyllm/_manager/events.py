@@ -46,10 +46,11 @@ class TabSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class TabsChanged:
-    """The manager's list of tabs changed: a tab was opened, closed, renamed or re-modelled."""
+    """The manager's list of tabs changed: a tab was opened, closed, renamed, re-modelled
+    or given another ``max_history``."""
 
     tab_id: str
-    change: Literal["opened", "closed", "renamed", "model"]
+    change: Literal["opened", "closed", "renamed", "model", "max_history"]
 
 
 TabEvent = TabDelta | TabStatus

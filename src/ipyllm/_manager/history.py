@@ -12,6 +12,16 @@ mode). An existing directory or file that is ours and open to others is
 tightened to that whenever the store opens it; one that belongs to another
 user is left alone. If that chmod fails, one warning says so and history
 goes on.
+
+Each message is stored once. A turn row holds its prompt and its answer; the
+messages sent before its prompt are named, not copied: ``extends`` is the
+turn whose conversation they continue (each turn of that chain adds its
+prompt as typed and its answer) and ``kept`` how many of those turns went
+along (``max_history``; NULL: all). ``prompt`` is the last message sent when it
+differs from ``query`` (other tabs' context in front of it). A row whose
+messages cannot be described that way (an old row, a record written with its
+own list) keeps them in ``messages`` as JSON. :meth:`HistoryStore.conversation`
+rebuilds the exact list each turn sent.
 """
 
 from __future__ import annotations
@@ -24,9 +34,10 @@ import queue
 import stat
 import threading
 import warnings
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .._errors import redact
 from .history_render import HistoryEntry, HistoryList
@@ -36,38 +47,41 @@ if TYPE_CHECKING:
 
 __all__ = ["HistoryEntry", "HistoryList", "HistoryStore", "TurnRecord"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _FILENAME = "history.sqlite3"
 _OFF = {"0", "false", "no", "off"}
 _STOP = object()  # the writer's "drain and exit" marker
 # SQLite's companions of the database: WAL mode's two, and a rollback journal.
 _SIDECARS = ("-wal", "-shm", "-journal")
 
-# Index i holds the statements that take user_version from i to i + 1.
-_MIGRATIONS = (
-    (
-        """CREATE TABLE IF NOT EXISTS turns (
-            conversation_id TEXT NOT NULL, turn_index INTEGER NOT NULL, title TEXT NOT NULL,
-            model TEXT NOT NULL, query TEXT NOT NULL, full_query TEXT NOT NULL,
-            text TEXT NOT NULL, reasoning TEXT, status TEXT NOT NULL, tokens_in INTEGER,
-            tokens_out INTEGER, cost REAL, error TEXT, started_at REAL NOT NULL,
-            ttft_s REAL, elapsed_s REAL, finish_reason TEXT,
-            UNIQUE (conversation_id, turn_index))""",
-        "CREATE INDEX IF NOT EXISTS turns_started_at ON turns (started_at)",
-    ),
-)
+_TURNS_V2 = """CREATE TABLE IF NOT EXISTS {name} (
+    conversation_id TEXT NOT NULL, turn_index INTEGER NOT NULL, title TEXT NOT NULL,
+    model TEXT NOT NULL, query TEXT NOT NULL, text TEXT NOT NULL, reasoning TEXT,
+    status TEXT NOT NULL, tokens_in INTEGER, tokens_out INTEGER, cost REAL, error TEXT,
+    started_at REAL NOT NULL, ttft_s REAL, elapsed_s REAL, finish_reason TEXT,
+    extends INTEGER, kept INTEGER, prompt TEXT, messages TEXT,
+    UNIQUE (conversation_id, turn_index))"""
+
+Message: TypeAlias = dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class TurnRecord:
-    """One turn as stored."""
+    """One turn as stored.
+
+    ``full_query`` is the list of messages sent. A tab writes ``None`` there and
+    describes the list instead: the last ``kept`` turns (all if ``None``) of the
+    conversation of turn ``extends``, then ``prompt`` (``query`` if ``None``) as the
+    user's message. :meth:`HistoryStore.conversation` fills ``full_query`` in; message
+    dicts may be shared between the records it returns.
+    """
 
     conversation_id: str  # uuid hex of the tab's conversation
     title: str  # the tab's title at the time
     turn_index: int  # 0-based within the conversation
     model: str  # "provider:model" that answered (or was asked, if it failed)
     query: str
-    full_query: list[dict[str, str]]  # the messages actually sent: [{"role", "content"}]
+    full_query: list[Message] | None  # the messages actually sent: [{"role", "content"}]
     text: str  # the answer; partial if stopped or failed
     reasoning: str | None
     status: str  # "done" | "stopped" | "error"
@@ -79,10 +93,14 @@ class TurnRecord:
     ttft_s: float | None
     elapsed_s: float | None
     finish_reason: str | None
+    extends: int | None = None  # turn_index whose conversation the history sent continues
+    kept: int | None = None  # turns of that conversation sent (max_history); None: all
+    prompt: str | None = None  # the last message sent, if not `query` (context added)
 
 
-# Columns in dataclass field order, so rows map straight onto TurnRecord / HistoryEntry.
-_COLUMNS = tuple(f.name for f in fields(TurnRecord))
+# Columns in dataclass field order, so rows map straight onto TurnRecord / HistoryEntry;
+# full_query is stored as `messages`, and only when the other fields cannot describe it.
+_COLUMNS = tuple("messages" if f.name == "full_query" else f.name for f in fields(TurnRecord))
 _ENTRY_COLUMNS = ", ".join(f.name for f in fields(HistoryEntry))
 _KEYS = ("conversation_id", "turn_index")
 _UPSERT = (
@@ -90,7 +108,7 @@ _UPSERT = (
     f"ON CONFLICT ({', '.join(_KEYS)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEYS)
 )
-_REDACTED = ("title", "query", "full_query", "text", "reasoning", "error")
+_REDACTED = ("title", "query", "full_query", "text", "reasoning", "error", "prompt")
 _MATCH = "instr(fold(query), ?) OR instr(fold(text), ?) OR instr(fold(title), ?)"
 
 
@@ -107,11 +125,125 @@ def _scrub(value: Any) -> Any:
 
 def _row(rec: TurnRecord) -> tuple[Any, ...]:
     """``rec`` as a row of ``_COLUMNS``, every text redacted and full_query as JSON."""
-    row = {name: getattr(rec, name) for name in _COLUMNS}
+    row = {f.name: getattr(rec, f.name) for f in fields(TurnRecord)}
     for name in _REDACTED:
         row[name] = _scrub(row[name])
-    row["full_query"] = json.dumps(row["full_query"], ensure_ascii=False, default=str)
+    if row["full_query"] is not None:
+        row["full_query"] = json.dumps(row["full_query"], ensure_ascii=False, default=str)
+    if row["prompt"] == row["query"]:
+        row["prompt"] = None
     return tuple(row.values())
+
+
+# A conversation so far, as a list that later turns of the same chain extend in place,
+# and how many of its messages belong to it: most turns share one list.
+_Conversation: TypeAlias = tuple[list[Message], int]
+
+
+def _rebuild(records: list[TurnRecord]) -> list[TurnRecord]:
+    """``records`` (by turn_index) with ``full_query`` filled in from the rows they extend.
+
+    A row whose ``extends`` is missing or not earlier than itself continues nothing.
+    """
+    conversations: dict[int, _Conversation] = {}
+    out = []
+    for rec in records:
+        base: _Conversation = ([], 0)
+        if rec.extends is not None and rec.extends < rec.turn_index:
+            base = conversations.get(rec.extends, base)
+        messages, length = base
+        if rec.full_query is None:
+            start = 0 if rec.kept is None else max(0, length - 2 * rec.kept)
+            prompt = rec.query if rec.prompt is None else rec.prompt
+            rec = replace(rec, full_query=[*messages[start:length], _user(prompt)])
+        if len(messages) != length:  # another turn extended this list: branch off
+            messages = messages[:length]
+        messages += (_user(rec.query), {"role": "assistant", "content": rec.text})
+        conversations[rec.turn_index] = (messages, length + 2)
+        out.append(rec)
+    return out
+
+
+def _user(content: str) -> Message:
+    return {"role": "user", "content": content}
+
+
+def _from_row(row: tuple[Any, ...]) -> TurnRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    sent = values.pop("messages")
+    return TurnRecord(full_query=None if sent is None else json.loads(sent), **values)
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """Schema 1 kept every turn's whole ``full_query``; keep each message once instead.
+
+    A row whose list is exactly what its turn would send today (the earlier done and
+    stopped turns' prompts and answers, then its own prompt) is stored by reference;
+    any other row keeps its list as it was. Nothing is lost either way.
+    """
+    conn.execute(_TURNS_V2.format(name="turns_v2"))
+    # Schema 1's columns, less full_query; fixed here, whatever later schemas add.
+    columns = (
+        "conversation_id", "turn_index", "title", "model", "query", "text", "reasoning",
+        "status", "tokens_in", "tokens_out", "cost", "error", "started_at", "ttft_s",
+        "elapsed_s", "finish_reason",
+    )  # fmt: skip
+    insert = (
+        f"INSERT INTO turns_v2 ({', '.join(columns)}, extends, prompt, messages) "
+        f"VALUES ({', '.join('?' * (len(columns) + 3))})"
+    )
+    rows = conn.execute(
+        f"SELECT {', '.join(columns)}, full_query FROM turns ORDER BY conversation_id, turn_index"
+    )
+    conversation_id: object = None
+    history: list[Message] = []
+    extends: int | None = None
+    for row in rows:
+        values = dict(zip(columns, row, strict=False))
+        if values["conversation_id"] != conversation_id:
+            conversation_id, history, extends = values["conversation_id"], [], None
+        prompt = _prompt_after(json.loads(row[-1]), history)
+        if prompt is None:  # not what a tab sends: keep the list as it was
+            conn.execute(insert, (*row[:-1], extends, None, row[-1]))
+        else:
+            prompt = None if prompt == values["query"] else prompt
+            conn.execute(insert, (*row[:-1], extends, prompt, None))
+        if values["status"] in ("done", "stopped"):
+            history += (_user(values["query"]), {"role": "assistant", "content": values["text"]})
+            extends = values["turn_index"]
+    conn.execute("DROP TABLE turns")
+    conn.execute("ALTER TABLE turns_v2 RENAME TO turns")
+    conn.execute("CREATE INDEX IF NOT EXISTS turns_started_at ON turns (started_at)")
+
+
+def _prompt_after(sent: Any, history: list[Message]) -> str | None:
+    """The last message of ``sent`` if ``sent`` is ``history`` and then one user message."""
+    if not isinstance(sent, list) or not sent or sent[:-1] != history:
+        return None
+    last = sent[-1]
+    if not isinstance(last, dict) or set(last) != {"role", "content"} or last["role"] != "user":
+        return None
+    content = last["content"]
+    return content if isinstance(content, str) else None
+
+
+_Step: TypeAlias = "str | Callable[[sqlite3.Connection], None]"
+
+# Index i holds the steps (SQL, or a function of the connection) that take user_version
+# from i to i + 1, all in one transaction.
+_MIGRATIONS: tuple[tuple[_Step, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS turns (
+            conversation_id TEXT NOT NULL, turn_index INTEGER NOT NULL, title TEXT NOT NULL,
+            model TEXT NOT NULL, query TEXT NOT NULL, full_query TEXT NOT NULL,
+            text TEXT NOT NULL, reasoning TEXT, status TEXT NOT NULL, tokens_in INTEGER,
+            tokens_out INTEGER, cost REAL, error TEXT, started_at REAL NOT NULL,
+            ttft_s REAL, elapsed_s REAL, finish_reason TEXT,
+            UNIQUE (conversation_id, turn_index))""",
+        "CREATE INDEX IF NOT EXISTS turns_started_at ON turns (started_at)",
+    ),
+    (_migrate_v1,),
+)
 
 
 def _fold(value: object) -> str:
@@ -197,17 +329,19 @@ class HistoryStore:
         rows = self._read(sql, (*params, max(0, limit)))
         return HistoryList(HistoryEntry(*row) for row in rows)
 
-    def conversation(self, conversation_id: str) -> list[TurnRecord]:
-        """Every stored turn of one conversation, by ``turn_index``; ``[]`` if unknown."""
+    def conversation(self, conversation_id: str, *, fill: bool = True) -> list[TurnRecord]:
+        """Every stored turn of one conversation, by ``turn_index``; ``[]`` if unknown.
+
+        Each record's ``full_query`` is the exact list of messages its turn sent. With
+        ``fill=False`` it stays ``None`` where ``extends``, ``kept`` and ``prompt``
+        describe it (what a tab rebuilds by itself, in memory that grows with the
+        conversation, not with its square).
+        """
         sql = (
             f"SELECT {', '.join(_COLUMNS)} FROM turns WHERE conversation_id = ? ORDER BY turn_index"
         )
-        records = []
-        for row in self._read(sql, (conversation_id,)):
-            values = dict(zip(_COLUMNS, row, strict=True))
-            values["full_query"] = json.loads(values["full_query"])
-            records.append(TurnRecord(**values))
-        return records
+        records = [_from_row(row) for row in self._read(sql, (conversation_id,))]
+        return _rebuild(records) if fill else records
 
     def conversations(self, limit: int = 50) -> list[tuple[str, str, float]]:
         """``(conversation_id, latest title, last started_at)``, most recent first."""
@@ -240,8 +374,12 @@ class HistoryStore:
         if write:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # SQLite would create the file 0644 (less the umask), and its -wal and -shm
-            # files take the database's mode: create it 0600 first.
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            # files take the database's mode: create it 0600 first. Only if it is new:
+            # closing any descriptor of a database drops every POSIX lock this process's
+            # SQLite connections hold on it (another store's, on the same file), and
+            # another process may then take the database for unused and reset its WAL.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         self._make_private()
         # `timeout` is SQLite's busy_timeout: how long to wait for another process's lock.
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
@@ -250,20 +388,12 @@ class HistoryStore:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise _NewerSchemaError(version)
-            if write:
+            # An older database migrates when it is first opened, even just to read it.
+            if write or 0 < version < SCHEMA_VERSION:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 if version < SCHEMA_VERSION:
-                    conn.execute("BEGIN IMMEDIATE")
-                    # Another process may have migrated while we waited for the lock.
-                    version = conn.execute("PRAGMA user_version").fetchone()[0]
-                    if version > SCHEMA_VERSION:
-                        raise _NewerSchemaError(version)
-                    for statements in _MIGRATIONS[version:]:
-                        for statement in statements:
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    conn.execute("COMMIT")
+                    _migrate(conn)
         except BaseException:
             conn.close()
             raise
@@ -353,6 +483,27 @@ class HistoryStore:
             self._broken = True
         message = _failure_message(self.path, exc, self.busy_timeout)
         warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to :data:`SCHEMA_VERSION` in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    # Another process may have migrated while we waited for the lock.
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise _NewerSchemaError(version)
+    for steps in _MIGRATIONS[version:]:
+        for step in steps:
+            if isinstance(step, str):
+                conn.execute(step)
+            else:
+                step(conn)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute("COMMIT")
+    # Tables were copied and dropped (schema 1's rows, or a new file's empty ones): give
+    # the freed pages back. Cheap for a new file; a failure only leaves the file larger.
+    with contextlib.suppress(Exception):
+        conn.execute("VACUUM")
 
 
 def _tighten(path: Path) -> None:

@@ -22,12 +22,15 @@ from .events import (
     TabStatusName,
 )
 from .handle import TurnHandle
-from .runner import Sink, TurnPlan, guarded, stop_turn
+from .runner import Sink, TurnPlan, check_max_history, guarded, stop_turn
 from .subscription import Subscription
 from .turn import Turn
 
 if TYPE_CHECKING:
     from .manager import SessionManager
+
+# Turns whose prompt and answer later prompts send along.
+_ANSWERED = ("done", "stopped")
 
 
 class Tab:
@@ -53,6 +56,7 @@ class Tab:
         self.conversation_id = conversation_id or uuid.uuid4().hex
         self.turns: list[Turn] = list(turns)
         self.closed = False
+        self._max_history: int | None = None
         self._lock = threading.RLock()
         self._subscribers: tuple[Subscription, ...] = ()
 
@@ -106,14 +110,29 @@ class Tab:
 
     @property
     def messages(self) -> list[Message]:
-        """The conversation as sent with the next prompt: finished and stopped turns."""
+        """The conversation so far: the prompt and answer of every finished and stopped
+        turn. The next prompt sends it all, or its last :attr:`max_history` turns."""
         with self._lock:
-            turns = [t for t in self.turns if t.status in ("done", "stopped")]
+            turns = [t for t in self.turns if t.status in _ANSWERED]
         out: list[Message] = []
         for turn in turns:
             out.append({"role": "user", "content": turn.query})
             out.append({"role": "assistant", "content": turn.text})
         return out
+
+    @property
+    def max_history(self) -> int | None:
+        """How many earlier turns go with each prompt (the latest ones); ``None``: all.
+
+        The system prompt and other tabs' context go along whatever it is. A
+        ``max_history`` given to :meth:`send` overrides it for that turn.
+        """
+        return self._max_history
+
+    @max_history.setter
+    def max_history(self, value: int | None) -> None:
+        self._max_history = check_max_history(value)
+        self.manager._announce(TabsChanged(self.id, "max_history"))
 
     @property
     def tokens_in(self) -> int:
@@ -184,7 +203,8 @@ class Tab:
         model for this turn; ``fallback`` adds models to try after it. Other
         options: ``system``, ``temperature``, ``max_tokens``, ``extra_body``,
         ``headers``, ``api_key``, ``base_url``, ``max_retries``, ``timeout``,
-        ``connect_timeout``. A temperature outside the range of any model's provider, or a
+        ``connect_timeout``, ``max_history`` (earlier turns sent; default
+        :attr:`max_history`, all). A temperature outside the range of any model's provider, or a
         ``max_tokens`` that is not a positive integer, raises
         :class:`~ipyllm.InvalidOptionError` before anything is sent or recorded.
         """
@@ -200,8 +220,12 @@ class Tab:
                     "(tab.stop()), or send to another tab."
                 )
             content = f"{context_text}\n\n{prompt}" if context_text else prompt
-            full_query: list[Message] = [*self.messages, {"role": "user", "content": content}]
-            turn = Turn(len(self.turns), prompt, full_query, models[0])
+            # The turn names the conversation it continues instead of copying it.
+            extends = next((t for t in reversed(self.turns) if t.status in _ANSWERED), None)
+            kept = self._max_history if plan.max_history is None else plan.max_history
+            turn = Turn(
+                len(self.turns), prompt, None, models[0], prompt=content, extends=extends, kept=kept
+            )
             self.turns.append(turn)
             # Announced before the first delta can arrive, so views see the new turn first.
             self._publish(TabStatus(self.id, turn.index, "streaming"))
@@ -283,6 +307,8 @@ class Tab:
                 turn.finish_reason = "stopped"
             if turn.elapsed_s is None:
                 turn.elapsed_s = time.time() - turn.started_at
+            turn.compact()  # nothing streams into it any more
+            turn.task = None  # nor will: let the finished task and its coroutine go
         # Announce and record before settling: whoever waits on `settled` may send the
         # next prompt (whose "streaming" must not overtake this "done" on the way to
         # the views) or flush the history at once (which must then hold this turn).

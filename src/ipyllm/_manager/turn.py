@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._types import Message, Response
 from .events import TabStatusName
@@ -15,14 +16,25 @@ if TYPE_CHECKING:
     from .history import TurnRecord
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class Turn:
-    """A turn of a tab. Its text grows while it streams; the tab's lock guards it."""
+    """A turn of a tab. Its text grows while it streams; the tab's lock guards it.
+
+    What a turn sent is not copied into it (a copy per turn would make a long
+    tab's memory grow with the square of its length): ``extends`` is the turn
+    whose conversation it continued, each turn of that chain adding its query
+    and answer; ``kept`` is how many of those turns went along (``max_history``;
+    ``None``: all); ``prompt`` is the last message (the query, with other tabs'
+    context in front of it). :attr:`full_query` builds the list from them. A
+    turn given its messages as a list (an old history row) keeps that list.
+    """
 
     index: int
     query: str
-    full_query: list[Message]
     model: str  # "provider:model" asked for first
+    prompt: str  # the last message sent: the query, with any context in front
+    extends: Turn | None = field(default=None, repr=False)
+    kept: int | None = None
     status: TabStatusName = "streaming"
     answered_by: str | None = None  # "provider:model" that answered (differs after fallback)
     tokens_in: int | None = None
@@ -30,7 +42,7 @@ class Turn:
     cost: float | None = None
     error: str | None = None
     finish_reason: str | None = None
-    started_at: float = field(default_factory=time.time)
+    started_at: float = 0.0
     ttft_s: float | None = None
     elapsed_s: float | None = None
     response: Response | None = None
@@ -40,11 +52,55 @@ class Turn:
     # both touched only on the worker loop.
     task: asyncio.Task[Response] | None = field(default=None, repr=False)
     stop_requested: bool = field(default=False, repr=False)
-    # Pieces as they arrived; joined when the text is read.
+    # Pieces as they arrived; joined when the text is read, and once the turn settles.
     _text: list[str] = field(default_factory=list, repr=False)
     _reasoning: list[str] = field(default_factory=list, repr=False)
     text_length: int = 0
     reasoning_length: int = 0
+    _sent: list[Message] | None = field(default=None, repr=False)  # messages given as a list
+
+    def __init__(
+        self,
+        index: int,
+        query: str,
+        full_query: Sequence[Mapping[str, Any]] | None,
+        model: str,
+        *,
+        prompt: str | None = None,
+        extends: Turn | None = None,
+        kept: int | None = None,
+        status: TabStatusName = "streaming",
+    ) -> None:
+        self.index = index
+        self.query = query
+        self.model = model
+        self.prompt = query if prompt is None else prompt
+        self.extends = extends
+        self.kept = kept
+        self.status = status
+        self.started_at = time.time()
+        self.settled = threading.Event()
+        self._text = []
+        self._reasoning = []
+        self._sent = None if full_query is None else [_message(m) for m in full_query]
+
+    @property
+    def full_query(self) -> list[Message]:
+        """The messages sent: the last ``kept`` turns of the conversation it continued
+        (all if ``None``), each as the query and the answer, then ``prompt``."""
+        if self._sent is not None:
+            return [_message(m) for m in self._sent]
+        chain: list[Turn] = []
+        turn = self.extends
+        while turn is not None and (self.kept is None or len(chain) < self.kept):
+            chain.append(turn)
+            turn = turn.extends
+        sent: list[Message] = []
+        for turn in reversed(chain):
+            sent.append({"role": "user", "content": turn.query})
+            sent.append({"role": "assistant", "content": turn.text})
+        sent.append({"role": "user", "content": self.prompt})
+        return sent
 
     @property
     def text(self) -> str:
@@ -55,6 +111,13 @@ class Turn:
     def reasoning(self) -> str:
         """The reasoning so far (``""`` if none)."""
         return _joined(self._reasoning)
+
+    def compact(self) -> None:
+        """Keep the settled text and reasoning as one string each, not their pieces."""
+        if len(self._text) > 1:
+            self._text = [_joined(self._text)]
+        if len(self._reasoning) > 1:
+            self._reasoning = [_joined(self._reasoning)]
 
     def append(self, channel: str, piece: str) -> int:
         """Add a piece to the text or reasoning; return the offset it starts at."""
@@ -87,7 +150,8 @@ class Turn:
         )
 
     def record(self, conversation_id: str, title: str) -> TurnRecord:
-        """This turn as the history store keeps it."""
+        """This turn as the history store keeps it: its own messages, and a reference to
+        the turn whose conversation it continued."""
         from .history import TurnRecord
 
         return TurnRecord(
@@ -96,7 +160,7 @@ class Turn:
             turn_index=self.index,
             model=self.answered_by or self.model,
             query=self.query,
-            full_query=[{"role": m["role"], "content": m["content"]} for m in self.full_query],
+            full_query=None if self._sent is None else [_plain(m) for m in self._sent],
             text=self.text,
             reasoning=self.reasoning or None,
             status=self.status,
@@ -108,27 +172,34 @@ class Turn:
             ttft_s=self.ttft_s,
             elapsed_s=self.elapsed_s,
             finish_reason=self.finish_reason,
+            extends=None if self.extends is None else self.extends.index,
+            kept=self.kept,
+            prompt=None if self.prompt == self.query else self.prompt,
         )
 
     @classmethod
-    def from_record(cls, record: TurnRecord) -> Turn:
-        """A finished turn rebuilt from history."""
+    def from_record(cls, record: TurnRecord, extends: Turn | None = None) -> Turn:
+        """A finished turn rebuilt from history; ``extends`` is the turn ``record.extends``
+        names (ignored when the record holds its messages as a list)."""
         turn = cls(
             index=record.turn_index,
             query=record.query,
-            full_query=[_message(m) for m in record.full_query],
+            full_query=record.full_query,
             model=record.model,
+            prompt=record.prompt,
+            extends=extends,
+            kept=record.kept,
             status=record.status,  # type: ignore[arg-type]
-            answered_by=record.model,
-            tokens_in=record.tokens_in,
-            tokens_out=record.tokens_out,
-            cost=record.cost,
-            error=record.error,
-            finish_reason=record.finish_reason,
-            started_at=record.started_at,
-            ttft_s=record.ttft_s,
-            elapsed_s=record.elapsed_s,
         )
+        turn.answered_by = record.model
+        turn.tokens_in = record.tokens_in
+        turn.tokens_out = record.tokens_out
+        turn.cost = record.cost
+        turn.error = record.error
+        turn.finish_reason = record.finish_reason
+        turn.started_at = record.started_at
+        turn.ttft_s = record.ttft_s
+        turn.elapsed_s = record.elapsed_s
         turn.append("text", record.text)
         if record.reasoning:
             turn.append("reasoning", record.reasoning)
@@ -136,12 +207,28 @@ class Turn:
         return turn
 
 
-def _message(raw: dict[str, str]) -> Message:
+def turns_from_records(records: Iterable[TurnRecord]) -> list[Turn]:
+    """Turns rebuilt from a conversation's records (by turn_index), each linked to the
+    turn it extends, so that every ``full_query`` is what was sent."""
+    turns: dict[int, Turn] = {}
+    for record in records:
+        extends = None
+        if record.extends is not None and record.extends < record.turn_index:
+            extends = turns.get(record.extends)
+        turns[record.turn_index] = Turn.from_record(record, extends)
+    return list(turns.values())
+
+
+def _message(raw: Mapping[str, Any]) -> Message:
     role = raw.get("role")
     return {
-        "role": role if role in ("system", "assistant") else "user",  # type: ignore[typeddict-item]
+        "role": role if role in ("system", "assistant") else "user",
         "content": raw.get("content", ""),
     }
+
+
+def _plain(message: Message) -> dict[str, str]:
+    return {"role": message["role"], "content": message["content"]}
 
 
 def _joined(parts: list[str]) -> str:

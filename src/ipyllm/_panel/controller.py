@@ -73,6 +73,7 @@ class PanelController:
             "rename": self._rename,
             "close": self._close_tab,
             "set_model": self._set_model,
+            "set_max_history": self._set_max_history,
             "set_key": self._set_key,
             "delete_key": self._delete_key,
         }
@@ -201,7 +202,9 @@ class PanelController:
         if content.get("model"):
             tab.set_model(str(content["model"]))
         context = [str(c) for c in content.get("context") or () if c != tab.id]
-        tab.send(prompt, context=context)
+        # The tab's own max_history applies unless the message names one (a bad one is
+        # refused before anything is sent).
+        tab.send(prompt, context=context, max_history=content.get("max_history"))
 
     def _stop(self, content: Json) -> None:
         tab = self.manager.find(str(content.get("tab", "")))
@@ -232,6 +235,9 @@ class PanelController:
 
     def _set_model(self, content: Json) -> None:
         self._tab(content).set_model(str(content.get("model", "")))
+
+    def _set_max_history(self, content: Json) -> None:
+        self._tab(content).max_history = content.get("max_history")
 
     def _set_key(self, content: Json) -> Json:
         provider = str(content.get("provider", ""))

@@ -43,6 +43,7 @@ def tab_info(tab: Tab) -> Json:
             "title": tab.title,
             "model": tab.model,
             "status": tab.status,
+            "max_history": tab.max_history,
             "turns": [turn_info(t) for t in turns],
         }
 
