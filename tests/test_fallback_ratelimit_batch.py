@@ -169,7 +169,7 @@ def endpoint(fake: FakeLLMServer) -> Iterator[str]:
     name = unique("ep")
     ipyllm.register_endpoint(name, fake.base_url("openai"))
     yield name
-    ipyllm.manager().limiter(name).configure(None, None)
+    ipyllm.manager().set_rate_limit(name, None, None)
 
 
 def run_turns(tab: Tab, count: int, done_at: list[float], errors: list[BaseException]) -> None:
@@ -184,7 +184,7 @@ def run_turns(tab: Tab, count: int, done_at: list[float], errors: list[BaseExcep
 
 def test_rate_limit_spaces_requests_across_tabs(fake: FakeLLMServer, endpoint: str) -> None:
     mgr = ipyllm.manager()
-    limiter = mgr.limiter(endpoint)
+    limiter = mgr.limiter(endpoint, api_key=KEY)
     # A bucket of one request, then 120 rpm: a changed limit keeps its level (1),
     # so the first request goes at once and each later one waits 0.5 s.
     started = time.monotonic()  # before the bucket starts refilling
@@ -230,7 +230,7 @@ def test_retry_after_on_one_tab_holds_the_others(fake: FakeLLMServer, endpoint: 
         first.result(WAIT)
     assert info.value.retry_after == 1
     assert a.status == "error"
-    assert mgr.limiter(endpoint).blocked_until is not None
+    assert mgr.limiter(endpoint, api_key=KEY).blocked_until is not None
     second = b.send("b", api_key=KEY, max_retries=0)
     time.sleep(0.4)
     assert len(fake.requests) == 1  # b has not reached the server yet
@@ -247,9 +247,9 @@ def test_limits_are_per_provider(fake: FakeLLMServer, endpoint: str) -> None:
     other = unique("ep-free")
     ipyllm.register_endpoint(other, fake.base_url("openai"))
     mgr = ipyllm.manager()
-    assert mgr.limiter(endpoint) is mgr.limiter(endpoint)
-    assert mgr.limiter(endpoint) is not mgr.limiter(other)
-    mgr.limiter(endpoint).block_for(30)  # this endpoint is held for 30 s ...
+    assert mgr.limiter(endpoint, api_key=KEY) is mgr.limiter(endpoint, api_key=KEY)
+    assert mgr.limiter(endpoint, api_key=KEY) is not mgr.limiter(other, api_key=KEY)
+    mgr.limiter(endpoint, api_key=KEY).block_for(30)  # this endpoint is held for 30 s ...
     tab = mgr.new_tab(unique("free"), f"{other}:m")
     fake.add_reply(Reply("Not held."))
     started = time.monotonic()
@@ -261,17 +261,17 @@ def test_limits_are_per_provider(fake: FakeLLMServer, endpoint: str) -> None:
 
 def test_a_turn_waiting_for_the_limit_can_be_stopped(fake: FakeLLMServer, endpoint: str) -> None:
     mgr = ipyllm.manager()
-    mgr.limiter(endpoint).block_for(30)
+    mgr.limiter(endpoint, api_key=KEY).block_for(30)
     tab = mgr.new_tab(unique("waiting"), f"{endpoint}:m")
     handle = tab.send("held", api_key=KEY)
-    assert wait_until(lambda: mgr.limiter(endpoint).stats()["waiting"] == 1)
+    assert wait_until(lambda: mgr.limiter(endpoint, api_key=KEY).stats()["waiting"] == 1)
     started = time.monotonic()
     tab.stop()
     assert handle.wait(WAIT)
     assert time.monotonic() - started < 5  # not the 30 s block
     assert (tab.status, tab.text) == ("stopped", "")
     assert fake.requests == []  # it never reached the server
-    assert mgr.limiter(endpoint).stats()["waiting"] == 0  # and left the queue
+    assert mgr.limiter(endpoint, api_key=KEY).stats()["waiting"] == 0  # and left the queue
     tab.close()
 
 

@@ -12,8 +12,9 @@ from .subscription import Subscription
 from .tab import Tab
 
 if TYPE_CHECKING:
+    from .._engine.provider import Provider
     from .history import HistoryList, HistoryStore
-    from .ratelimit import RateLimiter
+    from .ratelimit import ProviderGates, RateLimiter
     from .usage import UsageSummary
 
 MAX_TITLE = 200
@@ -59,7 +60,7 @@ class SessionManager:
     def __init__(self, history: HistoryStore | None = None) -> None:
         self._lock = threading.RLock()
         self._tabs: dict[str, Tab] = {}
-        self._limiters: dict[str, RateLimiter] = {}
+        self._limiters: dict[str, ProviderGates] = {}  # provider name -> its gates
         self._history = history
         self._counter = 0
         # Subscriptions to every tab's events; read without the lock on the stream's path.
@@ -113,14 +114,18 @@ class SessionManager:
             return next((t for t in self._tabs.values() if t.title == key), None)
 
     def restore(self, conversation_id: str) -> Tab:
-        """Reopen a past conversation from history as a tab (or return it if open)."""
-        from .turn import Turn
+        """Reopen a past conversation from history as a tab (or return it if open).
+
+        Each turn's ``full_query`` is rebuilt exactly as it was sent; later prompts
+        continue the conversation as the original tab would have.
+        """
+        from .turn import turns_from_records
 
         with self._lock:
             for tab in self._tabs.values():
                 if tab.conversation_id == conversation_id:
                     return tab
-        records = self.history.conversation(conversation_id)
+        records = self.history.conversation(conversation_id, fill=False)
         if not records:
             raise UnknownTabError(
                 f"No conversation {conversation_id!r} in the history; "
@@ -133,7 +138,7 @@ class SessionManager:
                 title,
                 records[-1].model,
                 conversation_id,
-                [Turn.from_record(r) for r in records],
+                turns_from_records(records),
             )
             self._tabs[tab.id] = tab
         self._announce(TabsChanged(tab.id, "opened"))
@@ -209,15 +214,24 @@ class SessionManager:
                 self._history = HistoryStore.default()
             return self._history
 
-    def limiter(self, provider: str) -> RateLimiter:
-        """The rate limiter every tab shares for ``provider`` (no limit until one is set)."""
-        with self._lock:
-            limiter = self._limiters.get(provider)
-            if limiter is None:
-                from .ratelimit import RateLimiter
+    def limiter(
+        self, provider: str, *, api_key: str | None = None, base_url: str | None = None
+    ) -> RateLimiter:
+        """The rate limiter (gate) a request to ``provider`` with this ``api_key`` and
+        ``base_url`` waits at, both resolved as for a request (environment, keyring, default
+        URL). Tabs whose requests go the same way share it; see :meth:`limiter_for`."""
+        from .. import _registry
 
-                limiter = self._limiters[provider] = RateLimiter()
-            return limiter
+        return self.limiter_for(_registry.get_provider(provider, api_key, base_url))
+
+    def limiter_for(self, provider: Provider) -> RateLimiter:
+        """The gate requests through ``provider`` wait at: one per (provider, base URL, key
+        fingerprint), so a 429's Retry-After holds back only requests to the same server
+        with the same key. No limit until :meth:`set_rate_limit` sets one."""
+        from .._registry import _fingerprint
+
+        url = provider.base_url.rstrip("/")  # ".../v1/" is the same server as ".../v1"
+        return self._gates(provider.name).gate(url, _fingerprint(provider._key))
 
     def set_rate_limit(
         self,
@@ -225,8 +239,25 @@ class SessionManager:
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
     ) -> None:
-        """Limit requests and tokens per minute to ``provider`` across all tabs."""
-        self.limiter(provider).configure(requests_per_minute, tokens_per_minute)
+        """Limit requests and tokens per minute for each account of ``provider``.
+
+        Every gate of the provider (each base URL and key it is used with) applies the
+        limit with buckets of its own; tabs using the same key at the same URL share one.
+        Raises :class:`~ipyllm.UnknownProviderError` for a name ipyllm does not know.
+        """
+        from .._registry import spec_for
+
+        name = spec_for(provider).name
+        self._gates(name).configure(requests_per_minute, tokens_per_minute)
+
+    def _gates(self, provider: str) -> ProviderGates:
+        with self._lock:
+            gates = self._limiters.get(provider)
+            if gates is None:
+                from .ratelimit import ProviderGates
+
+                gates = self._limiters[provider] = ProviderGates(provider)
+            return gates
 
     def usage(self) -> UsageSummary:
         """Tokens and cost by tab and by model, over every open tab."""

@@ -1,4 +1,11 @@
-"""Optional client-side request and token limits per provider, shared by every tab.
+"""Optional client-side request and token limits, and the Retry-After gate, shared by tabs.
+
+Every request waits at one :class:`RateLimiter`, its *gate*: one per (provider,
+base URL, key fingerprint), so a 429 from one server or one key holds back only
+the requests that go the same way. :class:`ProviderGates` holds the gates of one
+provider and the limits set for it, which every one of its gates applies with
+buckets of its own: a limit is per account (a key at a base URL), as providers
+count it.
 
 Both limits are token buckets, the scheme Anthropic documents for its own
 limits and the one OpenAI's "replenished continuously" limits behave like:
@@ -27,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-__all__ = ["RateLimiter"]
+__all__ = ["ProviderGates", "RateLimiter"]
 
 # Waits shorter than this count as none: float rounding must not turn
 # "exactly refilled" into an endless series of 1e-16 s sleeps.
@@ -58,7 +65,8 @@ def _limit(value: float | None, what: str) -> float | None:
 
 
 class RateLimiter:
-    """Client-side request and token limits for one provider, shared by all its streams.
+    """Client-side request and token limits and a Retry-After block: one gate, shared by
+    every stream that goes through it.
 
     ``acquire`` is called from one asyncio event loop (the manager's worker
     loop); ``configure``, ``block_for``, ``record_tokens`` and ``stats`` may be
@@ -274,3 +282,65 @@ class RateLimiter:
             # A closed loop (its task being garbage-collected) cannot cancel anything.
             if not sleeper.done() and not sleeper.get_loop().is_closed():
                 sleeper.cancel()
+
+
+class ProviderGates:
+    """The gates of one provider, one :class:`RateLimiter` per (base URL, key fingerprint),
+    and the limits set for the provider, which each gate applies with buckets of its own.
+
+    A gate is named by a fingerprint of its key (:func:`ipyllm._registry._fingerprint`),
+    never the key, so printing or logging this table shows no secret. Thread-safe.
+    """
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self._lock = threading.Lock()
+        self._rpm: float | None = None
+        self._tpm: float | None = None
+        self._gates: dict[tuple[str, str], RateLimiter] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<ProviderGates {self.provider} gates={len(self._gates)} "
+            f"requests_per_minute={self._rpm} tokens_per_minute={self._tpm}>"
+        )
+
+    @property
+    def requests_per_minute(self) -> float | None:
+        """The request limit each gate applies, or ``None`` for none."""
+        return self._rpm
+
+    @property
+    def tokens_per_minute(self) -> float | None:
+        """The token limit each gate applies, or ``None`` for none."""
+        return self._tpm
+
+    def gate(self, base_url: str, key_fingerprint: str) -> RateLimiter:
+        """The gate for requests to ``base_url`` with the key of that fingerprint; a new one
+        starts with the provider's limits and full buckets."""
+        with self._lock:
+            limiter = self._gates.get((base_url, key_fingerprint))
+            if limiter is None:
+                limiter = RateLimiter(self._rpm, self._tpm)
+                self._gates[(base_url, key_fingerprint)] = limiter
+            return limiter
+
+    def gates(self) -> list[RateLimiter]:
+        """Every gate opened so far, oldest first."""
+        with self._lock:
+            return list(self._gates.values())
+
+    def configure(
+        self, requests_per_minute: float | None = None, tokens_per_minute: float | None = None
+    ) -> None:
+        """Set both limits for every gate of the provider, now and to come (``None``: none).
+
+        Each gate keeps its own buckets (see :meth:`RateLimiter.configure`); a Retry-After
+        block stays where it is.
+        """
+        rpm = _limit(requests_per_minute, "requests_per_minute")
+        tpm = _limit(tokens_per_minute, "tokens_per_minute")
+        with self._lock:  # under the lock, so two calls cannot leave gates disagreeing
+            self._rpm, self._tpm = rpm, tpm
+            for limiter in self._gates.values():
+                limiter.configure(rpm, tpm)

@@ -116,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = _parse_json(body)
         state.record(RecordedRequest(self.command, url.path, query, headers, data, body))
 
-        route = route_for(self.command, unquote(url.path))
+        route = route_for(self.command, unquote(url.path), headers, query, data)
         if route is None:
             message = f"No route for {self.command} {url.path} on the fake LLM server."
             error = {"code": 404, "message": message, "status": "NOT_FOUND", "type": "not_found"}

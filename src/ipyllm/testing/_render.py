@@ -1,12 +1,13 @@
 """Render a :class:`Reply` into the :class:`Plan` of bytes each wire format puts on the socket.
 
 Each piece is built from a pre-dumped template, so a 20,000-piece stream renders in
-milliseconds.
+milliseconds. Ollama's JSON is written as Go's ``encoding/json`` writes it (:func:`go_json`).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +18,29 @@ from ._error_bodies import default_message, error_json, error_plan
 from ._plan import NDJSON, SSE, Kind, Plan, dumps, json_plan
 from ._reply import Reply, split_pieces
 
-__all__ = ["Call", "render"]
+__all__ = ["Call", "go_json", "go_json_plan", "render"]
 
 _ids = itertools.count(1)
+
+# Go's encoding/json (Ollama's) escapes these even inside strings, for HTML and JavaScript;
+# a raw U+2028 would split the line for a reader that splits like str.splitlines().
+_GO_ESCAPES = {c: f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
+_GO_UNSAFE = re.compile("[<>&\u2028\u2029]")
+_GO_JSON = "application/json; charset=utf-8"  # what Ollama (gin) sends with a JSON body
+
+
+def go_json(obj: Any) -> str:
+    """Compact JSON as Go's ``encoding/json`` writes it: raw UTF-8 except ``<``, ``>``, ``&``,
+    U+2028 and U+2029, which become ``\\u003c``, ``\\u003e``, ``\\u0026``, ``\\u2028``,
+    ``\\u2029``."""
+    # Those characters are never JSON syntax, so each one found is inside a string.
+    return _GO_UNSAFE.sub(lambda m: _GO_ESCAPES[m[0]], dumps(obj))
+
+
+def go_json_plan(status: int, obj: Any) -> Plan:
+    """A complete JSON response as Ollama sends it: Go's JSON and a Content-Length."""
+    body = go_json(obj).encode()
+    return Plan(status, {"content-type": _GO_JSON}, pieces=[body], chunked=False)
 
 
 def render(reply: Reply, call: Call) -> Plan:
@@ -30,15 +51,21 @@ def render(reply: Reply, call: Call) -> Plan:
         pieces = [reply.body[i : i + size] for i in range(0, len(reply.body), size)]
         return Plan(reply.status, headers, pieces=pieces, chunked=reply.status < 300)
     if reply.status != 200 and reply.error_after is None:
-        plan = error_plan(call.kind, reply.status, reply.error_message)
+        plan = _error_plan(call.kind, reply.status, reply.error_message)
     elif reply.error_after is not None and not call.stream:
         # No stream to break: fail the whole response with the mid-stream error's status.
         status = reply.status if reply.status != 200 else 503
-        plan = error_plan(call.kind, status, reply.error_message)
+        plan = _error_plan(call.kind, status, reply.error_message)
     else:
         plan = _RENDERERS[call.kind](_Context.of(reply, call))  # KeyError: not a completion
     plan.headers.update(headers)
     return plan
+
+
+def _error_plan(kind: Kind, status: int, message: str | None) -> Plan:
+    if kind == "ollama":
+        return go_json_plan(status, error_json(kind, status, message or default_message(status)))
+    return error_plan(kind, status, message)
 
 
 @dataclass(frozen=True)
@@ -57,13 +84,16 @@ _SLOT = "\x00piece\x00"
 class _Template:
     """A JSON frame with one string slot, so each piece costs one string escape, not a dump."""
 
-    def __init__(self, obj: Any, prefix: str, suffix: str) -> None:
-        before, after = dumps(obj).split(dumps(_SLOT))
+    def __init__(
+        self, obj: Any, prefix: str, suffix: str, dump: Callable[[Any], str] = dumps
+    ) -> None:
+        before, after = dump(obj).split(dump(_SLOT))
         self._before = (prefix + before).encode()
         self._after = (after + suffix).encode()
+        self._dump = dump
 
     def __call__(self, value: str) -> bytes:
-        return self._before + dumps(value).encode() + self._after
+        return self._before + self._dump(value).encode() + self._after
 
 
 @dataclass
@@ -279,13 +309,13 @@ def _ollama(c: _Context) -> Plan:
         message = {"role": "assistant", "content": "".join(c.text)}
         if c.reasoning:
             message["thinking"] = "".join(c.reasoning)
-        return json_plan(200, {**base, "message": message, **stats})
+        return go_json_plan(200, {**base, "message": message, **stats})
 
     def line(obj: Any) -> bytes:
-        return f"{dumps(obj)}\n".encode()
+        return f"{go_json(obj)}\n".encode()
 
     def template(message: Any) -> _Template:
-        return _Template({**base, "message": message, "done": False}, "", "\n")
+        return _Template({**base, "message": message, "done": False}, "", "\n", go_json)
 
     thought = template({"role": "assistant", "content": "", "thinking": _SLOT})
     content = template({"role": "assistant", "content": _SLOT})

@@ -1,14 +1,22 @@
-"""Which provider a request path belongs to, its key check, and the model-list bodies."""
+"""Which provider a request path belongs to, its key check, and the model-list bodies.
+
+Gemini serves its models under ``/v1/`` (google-genai's default) and ``/v1beta/``. A
+``GET /v1/models`` is also OpenAI's and Anthropic's, so there it is Gemini's only when the
+request carries Gemini's own marks: an ``x-goog-api-key`` or ``x-goog-api-client`` header,
+or a ``key`` query parameter.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._error_bodies import error_plan
+from ._error_bodies import error_json, error_plan
 from ._plan import Kind, Plan, json_plan
+from ._render import go_json_plan
 
 __all__ = ["Route", "key_rejection", "models_plan", "route_for"]
 
@@ -28,11 +36,25 @@ class Route:
     """For Gemini, whether the path asked for ``:streamGenerateContent``."""
 
 
-def route_for(method: str, path: str) -> Route | None:
-    """Match ``path`` by its suffix, so any base-URL prefix (``/v1``, ``/api/paas/v4``) works."""
+def route_for(
+    method: str,
+    path: str,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    body: Any = None,
+) -> Route | None:
+    """Match ``path`` by its suffix, so any base-URL prefix (``/v1``, ``/api/paas/v4``) works.
+
+    ``headers`` (lower-case names) and ``query`` tell Gemini's ``/v1/models`` from
+    OpenAI's; ``body`` names the model of an Ollama ``/api/show``.
+    """
     path = path.rstrip("/") or "/"
-    gemini = path.startswith("/v1beta/") or "/v1beta/" in path
+    gemini = _is_gemini(path, headers or {}, query or {})
     if method == "POST":
+        if path.endswith("/api/show"):
+            request = body if isinstance(body, dict) else {}
+            model = request.get("model") or request.get("name")  # "name": older clients
+            return Route("ollama", "get", model=model if isinstance(model, str) else "")
         if path.endswith("/chat/completions"):
             return Route("openai", "complete")
         if path.endswith("/v1/messages"):
@@ -50,6 +72,13 @@ def route_for(method: str, path: str) -> Route | None:
         if match := (_GEMINI_MODEL if gemini else _OTHER_MODEL).search(path):
             return Route("gemini" if gemini else "models", "get", model=match[1])
     return None
+
+
+def _is_gemini(path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
+    if "/v1beta/" in path or "/v1alpha/" in path:
+        return True
+    marked = "x-goog-api-key" in headers or "x-goog-api-client" in headers or "key" in query
+    return marked and "/v1/" in path
 
 
 def key_rejection(
@@ -82,8 +111,15 @@ def models_plan(route: Route, models: Sequence[str]) -> Plan:
             return json_plan(200, _gemini_model(model))
         return json_plan(200, {"models": [_gemini_model(m) for m in names]})
     if route.kind == "ollama":
-        tags = [{"name": m, "model": m, "size": 0, "digest": "", "details": {}} for m in models]
-        return json_plan(200, {"models": tags})
+        if route.action == "get":
+            # Ollama resolves a name without a tag to ":latest".
+            wanted = route.model or ""
+            found = [m for m in models if wanted in (m, m.removesuffix(":latest"))]
+            if not found:
+                message = f"model '{wanted}' not found"
+                return go_json_plan(404, error_json("ollama", 404, message))
+            return go_json_plan(200, _ollama_show(found[0]))
+        return go_json_plan(200, {"models": [_ollama_tag(m) for m in models]})
     if route.action == "get":
         model = route.model or ""
         if model not in models:
@@ -97,7 +133,50 @@ def models_plan(route: Route, models: Sequence[str]) -> Plan:
 
 def _gemini_model(name: str) -> dict[str, Any]:
     methods = ["generateContent", "streamGenerateContent", "countTokens"]
-    return {"name": f"models/{name}", "displayName": name, "supportedGenerationMethods": methods}
+    return {
+        "name": f"models/{name}",
+        "version": "001",
+        "displayName": name,
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 65536,
+        "supportedGenerationMethods": methods,
+    }
+
+
+_OLLAMA_DETAILS = {
+    "parent_model": "",
+    "format": "gguf",
+    "family": "llama",
+    "families": ["llama"],
+    "parameter_size": "3.2B",
+    "quantization_level": "Q4_K_M",
+}
+_OLLAMA_MODIFIED = "2025-01-01T00:00:00.000000000Z"
+
+
+def _ollama_tag(name: str) -> dict[str, Any]:
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return {
+        "name": name,
+        "model": name,
+        "modified_at": _OLLAMA_MODIFIED,
+        "size": 2019393189,
+        "digest": digest,
+        "details": _OLLAMA_DETAILS,
+    }
+
+
+def _ollama_show(name: str) -> dict[str, Any]:
+    return {
+        "license": "",
+        "modelfile": f"# Modelfile generated by the ipyllm fake server\nFROM {name}\n",
+        "parameters": 'stop "<|eot_id|>"',
+        "template": "{{ .Prompt }}",
+        "details": _OLLAMA_DETAILS,
+        "model_info": {"general.architecture": "llama", "general.parameter_count": 3212749888},
+        "capabilities": ["completion"],
+        "modified_at": _OLLAMA_MODIFIED,
+    }
 
 
 def _openai_anthropic_model(model_id: str) -> dict[str, Any]:

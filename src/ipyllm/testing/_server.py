@@ -45,8 +45,12 @@ class FakeLLMServer:
     formats on one random port. It starts listening when constructed.
 
     Completion requests take scripted replies from :meth:`add_reply` first in, first out,
-    then ``default_reply``. Model-list requests report ``models``. With ``api_key`` set,
-    requests must carry it the way each provider expects or get that provider's auth error.
+    then ``default_reply``. Model-list requests report ``models``: Gemini's under ``/v1/``
+    (google-genai's default) and ``/v1beta/``, Ollama's ``/api/tags`` and ``/api/show``.
+    Ollama's JSON is escaped as Go writes it (``<``, ``>``, ``&``, U+2028, U+2029 as
+    ``\\u`` escapes), so clients that split lines like ``str.splitlines()`` read it as they
+    read real Ollama. With ``api_key`` set, requests must carry it the way each provider
+    expects or get that provider's auth error.
     The server stops on :meth:`close`, at the end of a ``with`` block, at interpreter exit,
     or after ``idle_timeout`` seconds without a request (``None``: never).
     """
