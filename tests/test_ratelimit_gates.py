@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 import ipyllm
-from ipyllm import _registry
+from ipyllm._keys import fingerprint
 from ipyllm.testing import FakeLLMServer
 
 K1 = "sk-gate-one-0123456789abcdef"
@@ -145,7 +145,7 @@ def test_gates_are_named_by_a_key_fingerprint_never_the_key(
     mgr.limiter("openai", api_key=K1, base_url=a.base_url())
     table = mgr._limiters["openai"]
     names = list(table._gates)
-    assert names == [(a.base_url(), _registry._fingerprint(K1))]
+    assert names == [(a.base_url(), fingerprint(K1))]
     shown = repr(mgr._limiters) + repr(names) + repr(table.gates())
     assert K1 not in shown
     assert K1[:12] not in shown

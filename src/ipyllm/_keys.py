@@ -19,6 +19,7 @@ stored or sent. Surrounding whitespace is stripped first.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -38,7 +39,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-__all__ = ["SERVICE", "KeySource", "KeyStore", "check_key", "explicit_key"]
+__all__ = ["SERVICE", "KeySource", "KeyStore", "check_key", "explicit_key", "fingerprint"]
 
 SERVICE = "ipyllm"
 """Keyring service name under which keys are stored; the user name is the provider."""
@@ -108,6 +109,12 @@ def _clean(value: str | None) -> str | None:
         return None
     value = value.strip()
     return value or None
+
+
+def fingerprint(key: str | None) -> str:
+    """A short, stable name for ``key`` that does not reveal it (``"-"`` for no key): what
+    caches and rate-limit gates are keyed by, so no key sits in a dict someone may print."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16] if key else "-"
 
 
 def _flaw(key: str) -> str | None:

@@ -9,7 +9,6 @@ environment variable), and a model name must not be empty.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -288,10 +287,6 @@ def _adapter(kind: str) -> Adapter:
         return _adapters[kind]
 
 
-def _fingerprint(key: str | None) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:16] if key else "-"
-
-
 def get_provider(
     name: str,
     api_key: str | None = None,
@@ -309,7 +304,7 @@ def get_provider(
     """
     from ._engine.limits import DEFAULT_LIMITS, LIMIT_NAMES
     from ._engine.provider import Provider
-    from ._keys import explicit_key
+    from ._keys import explicit_key, fingerprint
 
     spec = spec_for(name)
     url = resolve_base_url(spec, base_url)
@@ -326,7 +321,7 @@ def get_provider(
     with _lock:
         settings = dict(_overrides.get(name, {}))
         allow = allow_insecure_http or bool(settings.get("allow_insecure_http"))
-        cache_key = (name, url, _fingerprint(key), allow, _generation)
+        cache_key = (name, url, fingerprint(key), allow, _generation)
         cached = _cache.get(cache_key)
         if cached is not None:
             return cached

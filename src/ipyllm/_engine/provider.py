@@ -7,8 +7,8 @@ import builtins
 import json
 import logging
 import weakref
-from collections.abc import AsyncGenerator, Callable
-from typing import Any, Literal, Protocol, cast
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import httpx
 
@@ -28,54 +28,35 @@ from .._errors import (
     TimeoutError,
     register_secret,
 )
-from .._keys import explicit_key
+from .._keys import explicit_key, fingerprint
 from .._providers.spec import Adapter, HTTPRequest, ProviderSpec
 from .._types import (
     CONTENT_FILTER,
-    Done,
-    ErrorEvent,
-    Finish,
     Message,
     Options,
-    ReasoningDelta,
     Response,
-    StreamEvent,
-    TextDelta,
 )
 from .._urls import cleartext_host, insecure_http_error
 from .._wire.lines import EventTooLarge
-from .._wire.ndjson import NDJSONDecoder
-from .._wire.sse import SSEDecoder
 from .accumulate import AnswerLimitReached, ResponseBuilder
-from .errors import (
-    BODY_LIMIT,
-    ErrorContext,
-    clip,
-    error_from_event,
-    error_from_http,
-    filter_error,
-    html_title,
-    html_words,
-    not_the_api_error,
-    redirect_error,
-)
+from .errors import BODY_LIMIT, ErrorContext, error_from_http, filter_error, redirect_error
 from .limits import ANSWER_LIMIT, DEFAULT_LIMITS, Limits, seconds_or_none
+from .reader import BodyReader, OnChunk, broken, read_capped
 from .retry import MAX_HONORED_RETRY_AFTER_S, backoff_seconds
 
 log = logging.getLogger("ipyllm")
 
-OnChunk = Callable[[TextDelta | ReasoningDelta], Any]
-
 
 class RequestGate(Protocol):
-    """A client-side rate limit shared by every stream to one provider."""
+    """A client-side rate limit shared by every stream to one account: the same provider,
+    base URL and key."""
 
     async def acquire(self, estimated_tokens: int = 0) -> None:
         """Wait until a request may be sent."""
         ...
 
     def block_for(self, seconds: float) -> None:
-        """The provider asked everyone to wait (a 429's Retry-After)."""
+        """The provider asked this account to wait (a 429's Retry-After)."""
         ...
 
     def record_tokens(self, estimated: int, actual: int) -> None:
@@ -149,6 +130,11 @@ class Provider:
 
     def __repr__(self) -> str:
         return f"<Provider {self.name} base_url={self.base_url!r}>"
+
+    @property
+    def key_fingerprint(self) -> str:
+        """A name for this provider's key that does not reveal it (``"-"``: none yet)."""
+        return fingerprint(self._key)
 
     # ---- the provider contract -------------------------------------------------
 
@@ -277,7 +263,7 @@ class Provider:
     ) -> float:
         """Seconds to wait before retrying after ``err``; re-raises it if it is not retried."""
         retry_after = err.retry_after if isinstance(err, RateLimitError) else None
-        # Every stream to this provider waits too, unless the wait is so
+        # Every stream to this account waits too, unless the wait is so
         # long that the caller should decide (the error is raised below).
         if gate and retry_after is not None and retry_after <= MAX_HONORED_RETRY_AFTER_S:
             gate.block_for(retry_after)
@@ -406,13 +392,11 @@ class Provider:
         log.debug("%s %s model=%s", request.method, request.url, options.model)
         response = await self._send(request, timeout)
         try:
-            status = response.status_code
-            if 300 <= status < 400:  # httpx follows no redirect, and a key must not either
-                raise redirect_error(self._error_context(), status, response.headers)
-            if status >= 400:
-                raw = await _read_capped(response, BODY_LIMIT)
-                raise error_from_http(self._error_context(), status, response.headers, raw)
-            finished = await self._pump(response, builder, on_chunk, timeout)
+            await self._raise_for_status(response)
+            reader = BodyReader(
+                self.adapter, self._error_context(), builder, on_chunk, self.limits.max_event_bytes
+            )
+            finished = await reader.read(response, timeout.read)
         finally:
             await response.aclose()  # at once, even if the server keeps the body open
         if not finished:
@@ -426,192 +410,23 @@ class Provider:
             raise filter_error(self._error_context(), builder.response())
         return builder.response()
 
+    async def _raise_for_status(self, response: httpx.Response) -> None:
+        """The error for a redirect (never followed: a key must not go elsewhere) or a 4xx
+        or 5xx answer, whose body is read to :data:`BODY_LIMIT` bytes at most."""
+        status = response.status_code
+        if 300 <= status < 400:
+            raise redirect_error(self._error_context(), status, response.headers)
+        if status >= 400:
+            raw = await read_capped(response, BODY_LIMIT)
+            raise error_from_http(self._error_context(), status, response.headers, raw)
+
     def _broken(self, cls: type[LLMError], message: str, builder: ResponseBuilder) -> LLMError:
-        """An error for a stream that broke, carrying what arrived before it did."""
-        return cls(
-            message, provider=self.name, partial=builder.partial, response=builder.response()
-        )
-
-    async def _pump(
-        self,
-        response: httpx.Response,
-        builder: ResponseBuilder,
-        on_chunk: OnChunk | None,
-        timeout: httpx.Timeout,
-    ) -> bool:
-        """Read a 2xx body, folding events into ``builder``; True if the answer finished.
-
-        Its first bytes say what it is. A stream is decoded as it arrives, and its own
-        end (``[DONE]``, ``message_stop``…) ends the read, whatever the server does with
-        the connection afterwards. A whole JSON body (an answer, or an error envelope) is
-        decoded at once. An HTML page, plain text or an empty body raises an error that
-        says so.
-        """
-        limit = self.limits.max_event_bytes
-        decoder = SSEDecoder(limit) if self.adapter.wire == "sse" else NDJSONDecoder(limit)
-        state = self.adapter.new_state()
-        content_type = response.headers.get("content-type", "")
-        chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
-        try:
-            head = b""
-            kind: _BodyKind | None = None
-            async for chunk in chunks:
-                head += chunk
-                kind = _body_kind(head, content_type, self.adapter.wire, complete=False)
-                if kind is not None:
-                    break
-            else:
-                kind = _body_kind(head, content_type, self.adapter.wire, complete=True)
-                chunks = _no_more_chunks()
-            assert kind is not None  # a complete body always has a kind
-            if kind == "stream":
-                return await self._read_stream(head, chunks, decoder, state, builder, on_chunk)
-            if kind == "json":
-                raw = await _read_all(head, chunks, limit)
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    if self.adapter.wire != "ndjson":
-                        raise
-                    # JSON lines after all, labelled as one document: read them as lines.
-                    rest = _no_more_chunks()
-                    return await self._read_stream(raw, rest, decoder, state, builder, on_chunk)
-                return self._read_whole(body, response.status_code, state, builder, on_chunk)
-            raise await self._not_an_answer(kind, head, chunks, response)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise self._broken(
-                StreamError,
-                f"{self.spec.label} sent data ipyllm could not read ({type(exc).__name__}: "
-                f"{clip(str(exc), 200)}) — try again; if it persists, report it.",
-                builder,
-            ) from None
-        except httpx.TimeoutException:
-            raise self._broken(
-                TimeoutError,
-                f"{self.spec.label} sent nothing for {timeout.read:g} s mid-stream — try again, "
-                "or raise the timeout for slow models.",
-                builder,
-            ) from None
-        except httpx.TransportError as exc:
-            raise self._broken(
-                StreamError,
-                f"The connection to {self.spec.label} broke mid-stream ({type(exc).__name__}) "
-                "— try again.",
-                builder,
-            ) from None
-        finally:
-            await chunks.aclose()
-
-    async def _read_stream(
-        self,
-        head: bytes,
-        chunks: AsyncGenerator[bytes, None],
-        decoder: SSEDecoder | NDJSONDecoder,
-        state: Any,
-        builder: ResponseBuilder,
-        on_chunk: OnChunk | None,
-    ) -> bool:
-        """Decode the stream until its end marker or the end of the body."""
-        dispatch = self._dispatch
-        ended = dispatch(decoder.feed(head), state, builder, on_chunk)
-        if ended == _ENDED:
-            return True
-        finished = ended == _FINISHED
-        async for chunk in chunks:
-            ended = dispatch(decoder.feed(chunk), state, builder, on_chunk)
-            if ended:
-                if ended == _ENDED:
-                    return True  # the caller closes the connection; nothing more is read
-                finished = True
-        return dispatch(decoder.flush(), state, builder, on_chunk) != _OPEN or finished
-
-    def _read_whole(
-        self,
-        body: Any,
-        status: int,
-        state: Any,
-        builder: ResponseBuilder,
-        on_chunk: OnChunk | None,
-    ) -> bool:
-        """A whole JSON body: an answer becomes the response, an error envelope an error."""
-        decode = self.adapter.decode_body
-        if self._dispatch([body], state, builder, on_chunk, decode, mid_stream=False) == _OPEN:
-            what = f"JSON that is neither an answer nor an error ({clip(json.dumps(body), 200)})"
-            raise not_the_api_error(self._error_context(), status, what, body)
-        return True
-
-    async def _not_an_answer(
-        self,
-        kind: _BodyKind,
-        head: bytes,
-        chunks: AsyncGenerator[bytes, None],
-        response: httpx.Response,
-    ) -> LLMError:
-        """The error for a 2xx body that is no answer at all: a page, text, nothing."""
-        page = bytearray(head)
-        if kind == "html":  # read on to the page's title, if it comes soon
-            async for chunk in chunks:
-                page += chunk
-                if len(page) >= _PAGE_BYTES or b"</title" in page[-len(chunk) - 8 :].lower():
-                    break
-        text = page[:_PAGE_BYTES].decode("utf-8", "replace").strip()
-        if kind == "empty":
-            what = "an empty body"
-        elif kind == "html":
-            title, words = html_title(text), html_words(text)
-            what = f"an HTML page titled {title!r}" if title else "an HTML page"
-            if not title and words:
-                what += f" ({clip(words, 200)!r})"
-        else:
-            first = next((line for line in text.splitlines() if line.strip()), "")
-            what = f"plain text ({clip(first.strip(), 200)!r})"
-        return not_the_api_error(self._error_context(), response.status_code, what, text)
-
-    def _dispatch(
-        self,
-        items: list[Any],
-        state: Any,
-        builder: ResponseBuilder,
-        on_chunk: OnChunk | None,
-        decode: Callable[[Any, Any], list[StreamEvent]] | None = None,
-        *,
-        mid_stream: bool = True,
-    ) -> int:
-        """Decode wire items into ``builder``: :data:`_ENDED` at the stream's own end (the
-        items after it are ignored), :data:`_FINISHED` if the model stopped, else
-        :data:`_OPEN`."""
-        finished = _OPEN
-        decode = decode or self.adapter.decode
-        add = builder.add
-        for item in items:
-            for event in decode(item, state):
-                add(event)
-                if isinstance(event, (TextDelta, ReasoningDelta)):
-                    if on_chunk is not None:
-                        on_chunk(event)
-                elif isinstance(event, Finish):
-                    finished = _FINISHED
-                elif isinstance(event, Done):
-                    return _ENDED
-                elif isinstance(event, ErrorEvent):
-                    raise error_from_event(
-                        self._error_context(),
-                        event,
-                        builder.partial,
-                        builder.response(),
-                        mid_stream=mid_stream,
-                    )
-        return finished
+        return broken(cls, message, self.name, builder)
 
     async def _get_json(self, request: HTTPRequest) -> Any:
         response = await self._send(request, _timeout(self.limits))
         try:
-            status = response.status_code
-            if 300 <= status < 400:
-                raise redirect_error(self._error_context(), status, response.headers)
-            if status >= 400:
-                raw = await _read_capped(response, BODY_LIMIT)
-                raise error_from_http(self._error_context(), status, response.headers, raw)
+            await self._raise_for_status(response)
             raw = await response.aread()
         finally:
             await response.aclose()
@@ -625,90 +440,13 @@ class Provider:
         )
         response = await self._send(request, _timeout(self.limits))
         try:
-            raw = await _read_capped(response, BODY_LIMIT)
+            raw = await read_capped(response, BODY_LIMIT)
         finally:
             await response.aclose()
         if response.status_code in (401, 403):
             raise error_from_http(
                 self._error_context(), response.status_code, response.headers, raw
             )
-
-
-# What _dispatch reports: the stream goes on; the model stopped (usage may still
-# follow); the stream's own end marker came, so nothing more is read.
-_OPEN, _FINISHED, _ENDED = 0, 1, 2
-# How much of an HTML page is read to find its <title>.
-_PAGE_BYTES = 64 * 1024
-# Bytes of leading whitespace after which a body is taken for a stream (keep-alives).
-_SNIFF_BYTES = 1024
-# The first line of an SSE stream is one of these fields, or a comment (":").
-_SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:", b":")
-_SSE_BARE_FIELDS = (b"data", b"event", b"id", b"retry")  # a field with no value
-
-_BodyKind = Literal["stream", "json", "html", "text", "empty"]
-
-
-def _body_kind(head: bytes, content_type: str, wire: str, *, complete: bool) -> _BodyKind | None:
-    """What a 2xx body is, from its first bytes (and its content type where they leave
-    it open); ``None`` while more bytes are needed. ``complete``: the body ended."""
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    media = content_type.split(";")[0].strip().lower()
-    if not text:
-        if complete:
-            return "empty"
-        return "stream" if len(head) >= _SNIFF_BYTES else None
-    first = text[:1]
-    if first == b"<":
-        return "html"
-    if first in (b"{", b"["):
-        # NDJSON lines are JSON too; a whole document says so in its content type.
-        whole = wire == "sse" or (media.endswith("json") and "ndjson" not in media)
-        return "json" if whole else "stream"
-    if wire == "sse":
-        end = min((i for i in (text.find(b"\n"), text.find(b"\r")) if i >= 0), default=-1)
-        if end < 0 and not complete and len(text) < 64:
-            return None  # the first line is not complete yet
-        line = text[: end if end >= 0 else 64]
-        if line.startswith(_SSE_FIELDS) or line.rstrip() in _SSE_BARE_FIELDS:
-            return "stream"
-    return "html" if media == "text/html" else "text"
-
-
-async def _no_more_chunks() -> AsyncGenerator[bytes, None]:
-    return
-    yield  # pragma: no cover  (makes this an async generator)
-
-
-async def _read_all(head: bytes, chunks: AsyncGenerator[bytes, None], limit: int) -> bytes:
-    """The whole body: ``head`` and the rest. It is one event, so past ``limit`` bytes
-    :class:`EventTooLarge` is raised, as a decoder would."""
-    parts = [head]
-    size = len(head)
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise EventTooLarge(limit)
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of the body (an error body: the rest is never read);
-    what arrived so far if the connection fails while reading it."""
-    parts: list[bytes] = []
-    size = 0
-    chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
-    try:
-        async for chunk in chunks:
-            parts.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        await chunks.aclose()
-    return b"".join(parts)[:limit]
 
 
 def _timeout(limits: Limits) -> httpx.Timeout:

@@ -228,10 +228,8 @@ class SessionManager:
         """The gate requests through ``provider`` wait at: one per (provider, base URL, key
         fingerprint), so a 429's Retry-After holds back only requests to the same server
         with the same key. No limit until :meth:`set_rate_limit` sets one."""
-        from .._registry import _fingerprint
-
         url = provider.base_url.rstrip("/")  # ".../v1/" is the same server as ".../v1"
-        return self._gates(provider.name).gate(url, _fingerprint(provider._key))
+        return self._gates(provider.name).gate(url, provider.key_fingerprint)
 
     def set_rate_limit(
         self,

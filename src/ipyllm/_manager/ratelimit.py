@@ -288,7 +288,7 @@ class ProviderGates:
     """The gates of one provider, one :class:`RateLimiter` per (base URL, key fingerprint),
     and the limits set for the provider, which each gate applies with buckets of its own.
 
-    A gate is named by a fingerprint of its key (:func:`ipyllm._registry._fingerprint`),
+    A gate is named by a fingerprint of its key (:func:`ipyllm._keys.fingerprint`),
     never the key, so printing or logging this table shows no secret. Thread-safe.
     """
 
