@@ -34,35 +34,24 @@ import queue
 import stat
 import threading
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .._errors import redact
+from .._errors import redact, redact_value
 from .history_render import HistoryEntry, HistoryList
+from .history_schema import SCHEMA_VERSION, Message, NewerSchemaError, migrate, user_message
 
 if TYPE_CHECKING:
     import sqlite3
 
 __all__ = ["HistoryEntry", "HistoryList", "HistoryStore", "TurnRecord"]
 
-SCHEMA_VERSION = 2
 _FILENAME = "history.sqlite3"
 _OFF = {"0", "false", "no", "off"}
 _STOP = object()  # the writer's "drain and exit" marker
 # SQLite's companions of the database: WAL mode's two, and a rollback journal.
 _SIDECARS = ("-wal", "-shm", "-journal")
-
-_TURNS_V2 = """CREATE TABLE IF NOT EXISTS {name} (
-    conversation_id TEXT NOT NULL, turn_index INTEGER NOT NULL, title TEXT NOT NULL,
-    model TEXT NOT NULL, query TEXT NOT NULL, text TEXT NOT NULL, reasoning TEXT,
-    status TEXT NOT NULL, tokens_in INTEGER, tokens_out INTEGER, cost REAL, error TEXT,
-    started_at REAL NOT NULL, ttft_s REAL, elapsed_s REAL, finish_reason TEXT,
-    extends INTEGER, kept INTEGER, prompt TEXT, messages TEXT,
-    UNIQUE (conversation_id, turn_index))"""
-
-Message: TypeAlias = dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,22 +101,11 @@ _REDACTED = ("title", "query", "full_query", "text", "reasoning", "error", "prom
 _MATCH = "instr(fold(query), ?) OR instr(fold(text), ?) OR instr(fold(title), ?)"
 
 
-def _scrub(value: Any) -> Any:
-    """``value`` with every string inside it redacted."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    return value
-
-
 def _row(rec: TurnRecord) -> tuple[Any, ...]:
     """``rec`` as a row of ``_COLUMNS``, every text redacted and full_query as JSON."""
     row = {f.name: getattr(rec, f.name) for f in fields(TurnRecord)}
     for name in _REDACTED:
-        row[name] = _scrub(row[name])
+        row[name] = redact_value(row[name])
     if row["full_query"] is not None:
         row["full_query"] = json.dumps(row["full_query"], ensure_ascii=False, default=str)
     if row["prompt"] == row["query"]:
@@ -155,95 +133,19 @@ def _rebuild(records: list[TurnRecord]) -> list[TurnRecord]:
         if rec.full_query is None:
             start = 0 if rec.kept is None else max(0, length - 2 * rec.kept)
             prompt = rec.query if rec.prompt is None else rec.prompt
-            rec = replace(rec, full_query=[*messages[start:length], _user(prompt)])
+            rec = replace(rec, full_query=[*messages[start:length], user_message(prompt)])
         if len(messages) != length:  # another turn extended this list: branch off
             messages = messages[:length]
-        messages += (_user(rec.query), {"role": "assistant", "content": rec.text})
+        messages += (user_message(rec.query), {"role": "assistant", "content": rec.text})
         conversations[rec.turn_index] = (messages, length + 2)
         out.append(rec)
     return out
-
-
-def _user(content: str) -> Message:
-    return {"role": "user", "content": content}
 
 
 def _from_row(row: tuple[Any, ...]) -> TurnRecord:
     values = dict(zip(_COLUMNS, row, strict=True))
     sent = values.pop("messages")
     return TurnRecord(full_query=None if sent is None else json.loads(sent), **values)
-
-
-def _migrate_v1(conn: sqlite3.Connection) -> None:
-    """Schema 1 kept every turn's whole ``full_query``; keep each message once instead.
-
-    A row whose list is exactly what its turn would send today (the earlier done and
-    stopped turns' prompts and answers, then its own prompt) is stored by reference;
-    any other row keeps its list as it was. Nothing is lost either way.
-    """
-    conn.execute(_TURNS_V2.format(name="turns_v2"))
-    # Schema 1's columns, less full_query; fixed here, whatever later schemas add.
-    columns = (
-        "conversation_id", "turn_index", "title", "model", "query", "text", "reasoning",
-        "status", "tokens_in", "tokens_out", "cost", "error", "started_at", "ttft_s",
-        "elapsed_s", "finish_reason",
-    )  # fmt: skip
-    insert = (
-        f"INSERT INTO turns_v2 ({', '.join(columns)}, extends, prompt, messages) "
-        f"VALUES ({', '.join('?' * (len(columns) + 3))})"
-    )
-    rows = conn.execute(
-        f"SELECT {', '.join(columns)}, full_query FROM turns ORDER BY conversation_id, turn_index"
-    )
-    conversation_id: object = None
-    history: list[Message] = []
-    extends: int | None = None
-    for row in rows:
-        values = dict(zip(columns, row, strict=False))
-        if values["conversation_id"] != conversation_id:
-            conversation_id, history, extends = values["conversation_id"], [], None
-        prompt = _prompt_after(json.loads(row[-1]), history)
-        if prompt is None:  # not what a tab sends: keep the list as it was
-            conn.execute(insert, (*row[:-1], extends, None, row[-1]))
-        else:
-            prompt = None if prompt == values["query"] else prompt
-            conn.execute(insert, (*row[:-1], extends, prompt, None))
-        if values["status"] in ("done", "stopped"):
-            history += (_user(values["query"]), {"role": "assistant", "content": values["text"]})
-            extends = values["turn_index"]
-    conn.execute("DROP TABLE turns")
-    conn.execute("ALTER TABLE turns_v2 RENAME TO turns")
-    conn.execute("CREATE INDEX IF NOT EXISTS turns_started_at ON turns (started_at)")
-
-
-def _prompt_after(sent: Any, history: list[Message]) -> str | None:
-    """The last message of ``sent`` if ``sent`` is ``history`` and then one user message."""
-    if not isinstance(sent, list) or not sent or sent[:-1] != history:
-        return None
-    last = sent[-1]
-    if not isinstance(last, dict) or set(last) != {"role", "content"} or last["role"] != "user":
-        return None
-    content = last["content"]
-    return content if isinstance(content, str) else None
-
-
-_Step: TypeAlias = "str | Callable[[sqlite3.Connection], None]"
-
-# Index i holds the steps (SQL, or a function of the connection) that take user_version
-# from i to i + 1, all in one transaction.
-_MIGRATIONS: tuple[tuple[_Step, ...], ...] = (
-    (
-        """CREATE TABLE IF NOT EXISTS turns (
-            conversation_id TEXT NOT NULL, turn_index INTEGER NOT NULL, title TEXT NOT NULL,
-            model TEXT NOT NULL, query TEXT NOT NULL, full_query TEXT NOT NULL,
-            text TEXT NOT NULL, reasoning TEXT, status TEXT NOT NULL, tokens_in INTEGER,
-            tokens_out INTEGER, cost REAL, error TEXT, started_at REAL NOT NULL,
-            ttft_s REAL, elapsed_s REAL, finish_reason TEXT,
-            UNIQUE (conversation_id, turn_index))""",
-        "CREATE INDEX IF NOT EXISTS turns_started_at ON turns (started_at)",
-    ),
-    (_migrate_v1,),
-)
 
 
 def _fold(value: object) -> str:
@@ -387,13 +289,13 @@ class HistoryStore:
             conn.create_function("fold", 1, _fold, deterministic=True)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise _NewerSchemaError(version)
+                raise NewerSchemaError(version)
             # An older database migrates when it is first opened, even just to read it.
             if write or 0 < version < SCHEMA_VERSION:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 if version < SCHEMA_VERSION:
-                    _migrate(conn)
+                    migrate(conn)
         except BaseException:
             conn.close()
             raise
@@ -485,27 +387,6 @@ class HistoryStore:
         warnings.warn(message, RuntimeWarning, stacklevel=2)
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema to :data:`SCHEMA_VERSION` in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    # Another process may have migrated while we waited for the lock.
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise _NewerSchemaError(version)
-    for steps in _MIGRATIONS[version:]:
-        for step in steps:
-            if isinstance(step, str):
-                conn.execute(step)
-            else:
-                step(conn)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    conn.execute("COMMIT")
-    # Tables were copied and dropped (schema 1's rows, or a new file's empty ones): give
-    # the freed pages back. Cheap for a new file; a failure only leaves the file larger.
-    with contextlib.suppress(Exception):
-        conn.execute("VACUUM")
-
-
 def _tighten(path: Path) -> None:
     """Remove group and other permissions from ``path`` if it exists and is ours."""
     try:
@@ -526,16 +407,11 @@ def _private_message(path: Path, exc: OSError) -> str:
     )
 
 
-class _NewerSchemaError(Exception):
-    def __init__(self, version: int) -> None:
-        super().__init__(f"schema version {version}, this ipyllm knows {SCHEMA_VERSION}")
-
-
 def _failure_message(path: Path | None, exc: BaseException, busy_timeout: float) -> str:
     fix = "or set IPYLLM_HOME to another directory, or IPYLLM_HISTORY=0 to turn history off"
     detail = redact(f"{type(exc).__name__}: {exc}")
     text = str(exc).lower()
-    if isinstance(exc, _NewerSchemaError):
+    if isinstance(exc, NewerSchemaError):
         problem = f"{path} was written by a newer ipyllm ({exc})"
         fix = f"Upgrade ipyllm, {fix}."
     elif "not a database" in text or "malformed" in text:
