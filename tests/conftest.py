@@ -53,9 +53,10 @@ def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
-    # A 429's Retry-After holds back every later request to that provider, by design;
-    # between tests that would only make the next test wait (up to 20 s for a
-    # recorded Anthropic 429), so each test starts with fresh limiters.
+    # A 429's Retry-After holds back every later request through the same gate (one per
+    # provider, base URL and key fingerprint), by design; tests share base URLs and keys,
+    # so between tests that would only make the next test wait (up to 20 s for a
+    # recorded Anthropic 429): each test starts with fresh limiters.
     yield
     import ipyllm
 

@@ -41,7 +41,7 @@ def test_a_50_mb_error_message_is_clipped(fake: FakeLLMServer) -> None:
     assert type(err) is ipyllm.BadRequestError
     assert len(str(err)) < MESSAGE_MAX
     assert "The request is far too long. xxx" in str(err)
-    assert "more characters; see .body" in str(err)
+    assert "[cut at 2,000 characters; .body has more]" in str(err)
     assert "Check the model name" in str(err)  # the fix survives the clipping
     assert body_size(err.body) <= BODY_MAX
     assert err.body.startswith('{"error": {"message": "The request is far too long.')

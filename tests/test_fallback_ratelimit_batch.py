@@ -68,6 +68,15 @@ def served_by(fake: FakeLLMServer) -> list[str]:
         pytest.param(Reply(status=503), id="503"),
         pytest.param(Reply(["never", " seen"], drop_after=0), id="drop-before-first-token"),
         pytest.param(Reply(status=404), id="404"),
+        # Another model may have a larger context: a context-length error falls through.
+        pytest.param(
+            Reply(
+                status=400,
+                body=b'{"error": {"message": "This model\'s maximum context length is 8192 '
+                b'tokens.", "type": "invalid_request_error", "code": "context_length_exceeded"}}',
+            ),
+            id="context-length",
+        ),
     ],
 )
 def test_failure_before_the_first_token_falls_through(fake: FakeLLMServer, failure: Reply) -> None:

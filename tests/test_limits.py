@@ -557,7 +557,7 @@ def test_the_limits_page_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
     page = (Path(__file__).parent.parent / "docs" / "limits.md").read_text("utf-8")
     blocks = re.findall(r"```python\n(.*?)```", page, re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(compile(block, "docs/limits.md", "exec"), namespace)

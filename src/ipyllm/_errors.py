@@ -21,7 +21,8 @@ Every error ipyllm raises derives from :class:`LLMError`::
     │   └── QuotaExceededError out of credit or quota: waiting will not help
     ├── BadRequestError        400 / 422: the request itself is wrong
     │   ├── ContentFilterError the provider's content filter blocked the prompt
-    │   │                      or the answer before any text (never retried)
+    │   │                      or the answer before any text, or stopped it
+    │   │                      with an error mid-answer (never retried)
     │   └── ContextLengthError the conversation no longer fits the model's
     │                          context window (never retried)
     ├── NotFoundError          404: unknown model or wrong base URL; also an
@@ -30,7 +31,8 @@ Every error ipyllm raises derives from :class:`LLMError`::
     ├── ServerError            5xx, or the provider says it is overloaded
     ├── StreamError            the stream broke: malformed data, ended early,
     │                          or an error event with no status of its own
-    ├── TimeoutError           connect or idle-between-chunks timeout
+    ├── TimeoutError           connect, idle-between-chunks or the turn's
+    │                          deadline passed (the partial kept), or a 408
     └── ConnectionError        the server could not be reached
 
 An error event that arrives *inside* a 200 stream is raised as the class its
@@ -275,8 +277,12 @@ class BadRequestError(LLMError):
 class ContentFilterError(BadRequestError):
     """The provider's content filter blocked the prompt or the answer before any text
     arrived (Gemini's ``blockReason`` or ``SAFETY`` finish, OpenAI's ``content_filter``,
-    MiniMax's sensitive-content codes). ``response.filter_reason`` holds the provider's
-    reason; sending the same prompt again will not help, so it is never retried."""
+    Anthropic's ``refusal``, Azure's 400 with code ``content_filter``), or ended it with
+    an error event mid-answer (MiniMax's sensitive-content codes; ``partial`` kept). A
+    filter that ends an answer after some text without an error gives a normal
+    ``Response`` with ``finish_reason="content_filter"`` instead. For a blocked stream,
+    ``response.filter_reason`` holds the provider's reason. Sending the same prompt
+    again will not help, so it is never retried."""
 
 
 class ContextLengthError(BadRequestError):
@@ -301,7 +307,9 @@ class StreamError(LLMError):
 
 
 class TimeoutError(LLMError):
-    """Connecting, or waiting for the next chunk, took longer than the timeout."""
+    """Connecting, or waiting for the next chunk, took longer than its timeout, or the
+    turn passed its deadline (retries and backoff included; ``partial`` keeps what had
+    arrived); also an HTTP 408."""
 
 
 class ConnectionError(LLMError):

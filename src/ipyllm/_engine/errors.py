@@ -104,10 +104,14 @@ class ErrorDetails:
 
 
 def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``text``, cut to ``limit`` characters with a note of how much was left out."""
+    """``text``, cut to ``limit`` characters with a note that it was.
+
+    The note gives no count: ``text`` may itself be the start of something larger (a
+    message read from a body cut at :data:`BODY_LIMIT`).
+    """
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}… [{len(text) - limit:,} more characters; see .body]"
+    return f"{text[:limit]}… [cut at {limit:,} characters; .body has more]"
 
 
 def clip_body(body: Any) -> Any:

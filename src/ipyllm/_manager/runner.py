@@ -13,6 +13,7 @@ from .._engine.limits import DEFAULT_LIMITS, check_limits
 from .._errors import (
     AuthenticationError,
     ConnectionError,
+    ContextLengthError,
     InvalidOptionError,
     LLMError,
     MissingKeyError,
@@ -43,6 +44,7 @@ _FALL_THROUGH = (
     TimeoutError,
     StreamError,
     NotFoundError,
+    ContextLengthError,  # the next model may have a larger context
 )
 
 

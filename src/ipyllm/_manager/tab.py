@@ -202,10 +202,13 @@ class Tab:
         ``model`` (or a list of models, tried in order) overrides the tab's
         model for this turn; ``fallback`` adds models to try after it. Other
         options: ``system``, ``temperature``, ``max_tokens``, ``extra_body``,
-        ``headers``, ``api_key``, ``base_url``, ``max_retries``, ``timeout``,
-        ``connect_timeout``, ``max_history`` (earlier turns sent; default
-        :attr:`max_history`, all). A temperature outside the range of any model's provider, or a
-        ``max_tokens`` that is not a positive integer, raises
+        ``headers``, ``api_key``, ``base_url`` and ``allow_insecure_http`` (for
+        the first model), ``max_retries``, ``max_history`` (earlier turns sent;
+        default :attr:`max_history`, all), and the limits (docs/limits.md)
+        ``timeout``, ``connect_timeout``, ``deadline`` (the whole turn, fallback
+        models included) and ``max_answer_chars``. A temperature outside the
+        range of any model's provider, a ``max_tokens`` that is not a positive
+        integer, or a limit or ``max_history`` out of range raises
         :class:`~ipyllm.InvalidOptionError` before anything is sent or recorded.
         """
         models = _models(model or self.model, fallback)
