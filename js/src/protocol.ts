@@ -31,6 +31,8 @@ export interface TabInfo {
   model: string;
   status: TabStatus | string;
   turns: TurnInfo[];
+  /** Earlier turns sent with each prompt; null: all of them. */
+  max_history: number | null;
 }
 
 export interface ProviderInfo {
@@ -65,13 +67,14 @@ export const TRAIT_NAMES: readonly (keyof PanelTraits)[] = [
 
 export type ViewMessage =
   | { type: "sync"; tab: string }
-  | { type: "send"; tab: string; prompt: string; model?: string; context?: string[] }
+  | { type: "send"; tab: string; prompt: string; model?: string; context?: string[]; max_history?: number }
   | { type: "stop"; tab: string }
   | { type: "retry"; tab: string }
   | { type: "new_tab"; model?: string; title?: string }
   | { type: "rename"; tab: string; title: string }
   | { type: "close"; tab: string }
   | { type: "set_model"; tab: string; model: string }
+  | { type: "set_max_history"; tab: string; max_history: number | null }
   | { type: "set_key"; provider: string; key: string }
   | { type: "delete_key"; provider: string };
 

@@ -74,7 +74,10 @@ export function turn(index: number, over: Partial<TurnInfo> = {}): TurnInfo {
 
 export function tab(id: string, turns: TurnInfo[] = [], over: Partial<TabInfo> = {}): TabInfo {
   const last = turns[turns.length - 1];
-  return { id, title: `Chat ${id}`, model: "openai:gpt-4o-mini", status: last ? last.status : "idle", turns, ...over };
+  return {
+    id, title: `Chat ${id}`, model: "openai:gpt-4o-mini", status: last ? last.status : "idle", turns,
+    max_history: null, ...over,
+  };
 }
 
 export const PROVIDERS: ProviderInfo[] = [
