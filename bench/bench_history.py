@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from benchjson import write_results
+from procstatus import status_kb
 
 # src/ on the path so the bench runs whether or not ipyllm is installed in the venv.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -75,14 +76,8 @@ def prompt(i: int) -> str:
 
 def rss_kb(field: str = "VmRSS") -> int:
     """This process's resident set (or its high-water mark) in KiB."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kb = status_kb(field)
+    return kb if kb is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def file_bytes(db: Path) -> int:

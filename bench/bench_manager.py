@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from benchjson import write_results
+from procstatus import status_kb
 
 # src/ on the path so the bench runs whether or not ipyllm is installed in the venv.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -134,17 +135,6 @@ class ChildServer:
 # ---- memory --------------------------------------------------------------------------------
 
 
-def _status_kb(field: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def reset_peak_rss() -> bool:
     """Reset this process's VmHWM to its current RSS (Linux >= 4.0)."""
     try:
@@ -164,14 +154,14 @@ def stream_tabs(server: LocalServer, n_tabs: int, n_chunks: int) -> dict[str, An
     server.add_replies(n_tabs, n_chunks, 0.0)
     mgr = ipyllm.manager()
     tabs = [mgr.new_tab(f"bench {k}", model=MODEL) for k in range(n_tabs)]
-    rss_before = _status_kb("VmRSS")
+    rss_before = status_kb("VmRSS")
     peak_ok = reset_peak_rss()
     t0 = time.perf_counter()
     handles = [t.send("go", api_key=API_KEY, base_url=server.url, max_retries=0) for t in tabs]
     for h in handles:
         assert h.wait(120), f"{h.tab.title} did not finish in 120 s"
     elapsed = time.perf_counter() - t0
-    peak = _status_kb("VmHWM") if peak_ok else None
+    peak = status_kb("VmHWM") if peak_ok else None
     statuses = Counter(t.status for t in tabs)
     assert statuses == {"done": n_tabs}, (statuses, Counter(t.error for t in tabs))
     assert Counter(t.text for t in tabs) == expected, "texts differ from the scripted ones"
