@@ -1,39 +1,56 @@
 """The ipyllm error tree.
 
-Every error ipyllm raises derives from :class:`LLMError`::
+Every error ipyllm raises derives from :class:`LLMError`, in three groups and a
+few leaves of its own; ``except`` the group when the leaf does not matter::
 
     LLMError
-    ├── MissingKeyError        no API key for a provider that needs one
-    │   └── InvalidKeyError    the key holds a line break, space, control or
-    │                          non-ASCII character (a bad paste)
-    ├── InsecureHTTPError      a key would go over plain http:// to a host that
-    │                          is not loopback or on a private network
-    ├── ConfigurationError     a value refused before any request (also a
-    │   │                      ValueError): a base URL that is not http(s)
-    │   │                      with a host, an empty model name
-    │   └── InvalidOptionError a request option or tab title out of range
-    ├── UnknownProviderError   "foo:model" names no provider or endpoint
-    ├── KeyringError           the OS keyring is missing or refused the request
-    ├── UnknownTabError        no open tab (or past conversation) by that name
-    ├── TabBusyError           the tab is still answering its last prompt
-    ├── AuthenticationError    401, 403, or a 400 that says the key is bad
-    ├── RateLimitError         429; ``retry_after`` holds the wait in seconds
-    │   └── QuotaExceededError out of credit or quota: waiting will not help
-    ├── BadRequestError        400 / 422: the request itself is wrong
-    │   ├── ContentFilterError the provider's content filter blocked the prompt
-    │   │                      or the answer before any text, or stopped it
-    │   │                      with an error mid-answer (never retried)
-    │   └── ContextLengthError the conversation no longer fits the model's
-    │                          context window (never retried)
-    ├── NotFoundError          404: unknown model or wrong base URL; also an
-    │                          answer that is no API at all (an HTML page, a
-    │                          redirect, an empty or plain-text 200)
-    ├── ServerError            5xx, or the provider says it is overloaded
-    ├── StreamError            the stream broke: malformed data, ended early,
-    │                          or an error event with no status of its own
-    ├── TimeoutError           connect, idle-between-chunks or the turn's
-    │                          deadline passed (the partial kept), or a 408
-    └── ConnectionError        the server could not be reached
+    ├── ConfigurationError              change the setup or the call: refused before any
+    │   │                               request, never retried (also a ValueError)
+    │   ├── InvalidOptionError          a request option or tab title out of range
+    │   ├── MissingKeyError             no API key for a provider that needs one
+    │   │   └── InvalidKeyError         the key holds a line break, space, control or
+    │   │                               non-ASCII character (a bad paste)
+    │   ├── InsecureHTTPError           a key would go over plain http:// to a host that
+    │   │                               is not loopback or on a private network
+    │   ├── UnknownProviderError        "foo:model" names no provider or endpoint
+    │   └── KeyringError                the OS keyring is missing, locked or refused
+    ├── ProviderError                   the provider answered with an error (``status``)
+    │   ├── AuthenticationError         401, 403, or a 400 that says the key is bad
+    │   ├── RateLimitError              429; ``retry_after`` holds the wait in seconds
+    │   │   └── QuotaExceededError      out of credit or quota: waiting will not help
+    │   ├── BadRequestError             400 / 422: the request itself is wrong
+    │   │   ├── ContentFilterError      the provider's content filter blocked the prompt
+    │   │   │                           or the answer before any text, or stopped it
+    │   │   │                           with an error mid-answer (never retried)
+    │   │   └── ContextLengthError      the conversation no longer fits the model's
+    │   │                               context window (never retried)
+    │   ├── NotFoundError               404: unknown model or wrong base URL; also an
+    │   │                               answer that is no API at all (an HTML page, a
+    │   │                               redirect, an empty or plain-text 200)
+    │   └── ServerError                 5xx, or the provider says it is overloaded
+    ├── TransportError                  the exchange broke down: no answer, or not all
+    │   │                               of it
+    │   ├── TimeoutError                connect, idle-between-chunks or the turn's
+    │   │                               deadline passed (the partial kept), or a 408;
+    │   │                               also Python's TimeoutError
+    │   ├── ConnectionError             the server could not be reached; also Python's
+    │   │                               ConnectionError
+    │   └── StreamError                 the stream broke: malformed data, ended early, or
+    │                                   an error event with no status of its own
+    ├── UnknownTabError                 no open tab (or past conversation) by that name,
+    │                                   or the tab was closed
+    ├── TabBusyError                    the tab is still answering its last prompt
+    └── PanelError                      the chat panel cannot do what it was asked
+
+So ``except ipyllm.ConfigurationError`` catches what no retry can fix,
+``except ipyllm.ProviderError`` what the provider refused (``status`` says
+why), and ``except ipyllm.TransportError`` what broke on the way (often gone
+on a second try).
+:class:`TimeoutError` and :class:`ConnectionError` keep their names from
+earlier versions and also subclass Python's own, so ``except TimeoutError:``
+(the builtin) catches ipyllm's too. :meth:`TurnHandle.result
+<ipyllm.TurnHandle.result>` raises ipyllm's :class:`TimeoutError` when its
+``timeout`` passes first.
 
 An error event that arrives *inside* a 200 stream is raised as the class its
 status names (a mid-stream 400 is a :class:`BadRequestError`), with
@@ -49,10 +66,14 @@ to fix the problem. No message, repr or traceback ever contains an API key:
 lists and dataclasses included. A key is masked in every form a message can
 quote it in: as is, ``repr``/bytes/JSON-escaped, URL-encoded, or after
 ``Bearer``.
+
+Every class here says ``ipyllm`` as its module (``ipyllm.RateLimitError`` in a
+traceback), where it is importable and where pickle finds it.
 """
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import re
@@ -77,12 +98,15 @@ __all__ = [
     "LLMError",
     "MissingKeyError",
     "NotFoundError",
+    "PanelError",
+    "ProviderError",
     "QuotaExceededError",
     "RateLimitError",
     "ServerError",
     "StreamError",
     "TabBusyError",
     "TimeoutError",
+    "TransportError",
     "UnknownProviderError",
     "UnknownTabError",
     "redact",
@@ -214,7 +238,18 @@ class LLMError(Exception):
         return f"{name}({self.message!r}, provider={self.provider!r}, status={self.status!r})"
 
 
-class MissingKeyError(LLMError):
+class ConfigurationError(LLMError, ValueError):
+    """Something to change in the setup or the call, refused before any request and never
+    retried: a base URL that is not ``http(s)`` with a host, an empty model name, and
+    the more specific classes below. Also a :class:`ValueError`."""
+
+
+class InvalidOptionError(ConfigurationError):
+    """A request option (temperature, max_tokens) or a tab title is out of range; raised
+    before any request is sent or any history is written."""
+
+
+class MissingKeyError(ConfigurationError):
     """No API key was found for a provider that needs one."""
 
 
@@ -223,42 +258,29 @@ class InvalidKeyError(MissingKeyError):
     character or a non-ASCII character. The message says where it came from."""
 
 
-class InsecureHTTPError(LLMError):
+class InsecureHTTPError(ConfigurationError):
     """A key would be sent over plain ``http://`` to a host that is not loopback or on a
     private network; use ``https://`` or pass ``allow_insecure_http=True``."""
 
 
-class ConfigurationError(LLMError, ValueError):
-    """A value ipyllm refuses before any request: a base URL that is not ``http(s)``
-    with a host, an empty model name, or (:class:`InvalidOptionError`) an option."""
-
-
-class UnknownProviderError(LLMError):
+class UnknownProviderError(ConfigurationError):
     """A model string or name refers to a provider or endpoint that does not exist."""
 
 
-class KeyringError(LLMError):
+class KeyringError(ConfigurationError):
     """The OS keyring is unavailable or refused to store, read or delete a key."""
 
 
-class UnknownTabError(LLMError):
-    """No open tab, or no past conversation, has that id or title."""
+class ProviderError(LLMError):
+    """The provider answered, and its answer is an error: an HTTP status (``status``), or
+    an error event inside a 200 stream (``mid_stream=True``) that names one."""
 
 
-class TabBusyError(LLMError):
-    """A prompt was sent to a tab that is still answering the previous one."""
-
-
-class InvalidOptionError(ConfigurationError):
-    """A request option (temperature, max_tokens) or a tab title is out of range; raised
-    before any request is sent or any history is written."""
-
-
-class AuthenticationError(LLMError):
+class AuthenticationError(ProviderError):
     """The provider rejected the API key (401, 403, or a 400 that says so)."""
 
 
-class RateLimitError(LLMError):
+class RateLimitError(ProviderError):
     """The provider asked us to slow down (429); ``retry_after`` is in seconds."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -270,7 +292,7 @@ class QuotaExceededError(RateLimitError):
     """The account is out of credit or quota; retrying will not help."""
 
 
-class BadRequestError(LLMError):
+class BadRequestError(ProviderError):
     """The provider refused the request as malformed or unsupported (400, 422)."""
 
 
@@ -293,24 +315,53 @@ class ContextLengthError(BadRequestError):
     ``max_history`` to send fewer earlier turns."""
 
 
-class NotFoundError(LLMError):
+class NotFoundError(ProviderError):
     """The model or endpoint does not exist (404), or the base URL leads to something
     that is not the provider's API: an HTML page, a redirect, an empty or plain-text 200."""
 
 
-class ServerError(LLMError):
+class ServerError(ProviderError):
     """The provider failed or is overloaded (5xx)."""
 
 
-class StreamError(LLMError):
+class TransportError(LLMError):
+    """The exchange with the provider broke down: it could not be reached, took too long,
+    or its stream broke off or made no sense."""
+
+
+class TimeoutError(TransportError, builtins.TimeoutError):
+    """Connecting, or waiting for the next chunk, took longer than its timeout, or the
+    turn passed its deadline (retries and backoff included; ``partial`` keeps what had
+    arrived); also an HTTP 408, and :meth:`TurnHandle.result <ipyllm.TurnHandle.result>`
+    given a ``timeout`` that passed first. Also Python's :class:`builtins.TimeoutError`."""
+
+
+class ConnectionError(TransportError, builtins.ConnectionError):
+    """The provider's server could not be reached. Also Python's
+    :class:`builtins.ConnectionError`."""
+
+
+class StreamError(TransportError):
     """The stream broke: malformed data, an early end, or an unclassified error event."""
 
 
-class TimeoutError(LLMError):
-    """Connecting, or waiting for the next chunk, took longer than its timeout, or the
-    turn passed its deadline (retries and backoff included; ``partial`` keeps what had
-    arrived); also an HTTP 408."""
+class UnknownTabError(LLMError):
+    """No open tab, or no past conversation, has that id or title; or the tab was closed."""
 
 
-class ConnectionError(LLMError):
-    """The provider's server could not be reached."""
+class TabBusyError(LLMError):
+    """A prompt was sent to a tab that is still answering the previous one."""
+
+
+class PanelError(LLMError):
+    """The chat panel cannot do what it was asked: its front end was never built, a
+    compact panel was given no tab, or the page asked for something the kernel cannot
+    do (an empty prompt, a retry with nothing to retry, a request it does not know)."""
+
+
+# Tracebacks and reprs name the package, where every class here is exported (and so
+# where pickle finds it), not this private module.
+for _name in __all__:
+    if isinstance(globals()[_name], type):
+        globals()[_name].__module__ = "ipyllm"
+del _name

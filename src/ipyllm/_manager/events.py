@@ -1,4 +1,8 @@
-"""What a tab tells its subscribers: text deltas by offset, and status changes."""
+"""What a tab tells its subscribers: text deltas by offset, and status changes.
+
+Users import these from :mod:`ipyllm.events`, the name every class here gives as
+its module.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Literal
 
 TabStatusName = Literal["idle", "streaming", "done", "stopped", "error"]
 Channel = Literal["text", "reasoning"]
+TabsChange = Literal["opened", "closed", "renamed", "model", "max_history"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +55,14 @@ class TabsChanged:
     or given another ``max_history``."""
 
     tab_id: str
-    change: Literal["opened", "closed", "renamed", "model", "max_history"]
+    change: TabsChange
 
 
 TabEvent = TabDelta | TabStatus
 ManagerEvent = TabDelta | TabStatus | TabsChanged
+
+# Reprs and pickles name the public module, where these are importable; its namespace
+# also holds every name the annotations use, so typing.get_type_hints still works.
+for _cls in (TabDelta, TabStatus, TabSnapshot, TabsChanged):
+    _cls.__module__ = "ipyllm.events"
+del _cls

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .._errors import TimeoutError
 from .._types import Response
 
 if TYPE_CHECKING:
@@ -43,9 +44,18 @@ class TurnHandle:
         return True
 
     def result(self, timeout: float | None = None) -> Response:
-        """The answer; a stopped turn gives its partial answer, a failed one raises its error."""
+        """The answer; a stopped turn gives its partial answer, a failed one raises its error.
+
+        If ``timeout`` seconds pass first, raises :class:`ipyllm.TimeoutError` (also the
+        builtin ``TimeoutError``); the turn goes on streaming.
+        """
         if not self.wait(timeout):
-            raise TimeoutError(f"turn {self.turn.index} of {self.tab.title!r} is still streaming")
+            raise TimeoutError(
+                f"Turn {self.turn.index} of tab {self.tab.title!r} is still streaming after "
+                f"{timeout:g} s; it goes on in the background: call result() again to wait "
+                "longer, or cancel() to stop it (its partial answer is kept).",
+                provider=self.turn.model.partition(":")[0] or None,
+            )
         # The turn settles a moment before its future completes: a stopped turn's
         # future may turn "cancelled" only while we wait on it here, and
         # Future.exception() raises CancelledError for that, not the partial.

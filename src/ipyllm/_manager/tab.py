@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _runner
-from .._errors import LLMError, TabBusyError
+from .._errors import ConfigurationError, LLMError, TabBusyError, UnknownTabError
 from .._types import Message, Response
 from .cost import cost_usd
 from .events import (
@@ -216,7 +216,9 @@ class Tab:
         context_text = self.manager.context_text(context or (), exclude=self)
         with self._lock:
             if self.closed:
-                raise LLMError(f"Tab {self.title!r} is closed; open a new one with new_tab().")
+                raise UnknownTabError(
+                    f"Tab {self.title!r} is closed; open a new one with new_tab()."
+                )
             if self.turns and not self.turns[-1].settled.is_set():
                 raise TabBusyError(
                     f"Tab {self.title!r} is still answering; wait for it, stop it "
@@ -332,5 +334,5 @@ def _models(model: str | Sequence[str], fallback: Sequence[str]) -> list[str]:
     models = [model] if isinstance(model, str) else list(model)
     models += [m for m in fallback if m not in models]
     if not models:
-        raise LLMError("No model given: pass model='provider:model'.")
+        raise ConfigurationError("No model given: pass model='provider:model'.")
     return models

@@ -15,7 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .._errors import LLMError
+from .._errors import PanelError
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _ID_PLACEHOLDER = "__IPYLLM_BUNDLE_ID__"
@@ -25,7 +25,7 @@ def check_bundle() -> None:
     """Raise a clear error if the front end was never built."""
     path = STATIC / "chat.js"
     if not path.is_file():
-        raise LLMError(
+        raise PanelError(
             f"The chat panel's front end ({path}) is missing: this copy of ipyllm was "
             "installed without building it. Run `pip install -e .` in the clone (it needs "
             "Node.js), or `cd js && npm ci && npm run build`."

@@ -7,7 +7,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from .._errors import LLMError
+from .._errors import PanelError
 from .._manager.manager import SessionManager, manager
 from .._manager.tab import Tab
 from . import assets
@@ -48,7 +48,7 @@ class ChatPanel(anywidget.AnyWidget):
         mgr = manager or _default_manager()
         shown = mgr.tab(tab) if tab is not None else None
         if compact and shown is None:
-            raise LLMError("A compact panel shows one tab: pass tab=<Tab or its title>.")
+            raise PanelError("A compact panel shows one tab: pass tab=<Tab or its title>.")
         assets.check_bundle()
         if not assets.hot_reload():
             kwargs.setdefault("_esm", assets.loader_source())
