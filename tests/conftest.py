@@ -105,10 +105,16 @@ def ip(shell: InteractiveShell) -> Iterator[InteractiveShell]:
 
 @pytest.fixture
 def restore_provider_settings() -> Iterator[None]:
-    """``configure`` and ``%llm config`` change process-wide settings: undo them."""
+    """``configure`` and ``%llm config`` change process-wide settings: undo them, and retire
+    the providers built for them."""
     from ipyllm import _registry
 
-    saved = {name: dict(settings) for name, settings in _registry._overrides.items()}
+    with _registry._lock:
+        saved = {name: dict(settings) for name, settings in _registry._overrides.items()}
     yield
-    _registry._overrides.clear()
-    _registry._overrides.update(saved)
+    with _registry._lock:
+        touched = set(saved) | set(_registry._overrides)
+        _registry._overrides.clear()
+        _registry._overrides.update(saved)
+    for name in touched:
+        _registry.retire_stale(name)

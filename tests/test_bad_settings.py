@@ -75,7 +75,7 @@ def test_a_bad_base_url_in_the_environment_is_named(monkeypatch: pytest.MonkeyPa
     assert "the OPENAI_BASE_URL environment variable" in one_line(info.value)
     monkeypatch.setenv("OLLAMA_HOST", "my host")
     with pytest.raises(ipyllm.ConfigurationError, match="OLLAMA_HOST"):
-        _registry.resolve_base_url(_registry.spec_for("ollama"))
+        _registry.resolve_base_url(_registry.effective_spec("ollama"))
 
 
 def test_good_base_urls_are_kept_without_the_trailing_slash(fake: FakeLLMServer) -> None:

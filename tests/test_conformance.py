@@ -126,7 +126,7 @@ class _Pieces(httpx.AsyncByteStream):
 
 
 def _ask_split(entry: dict[str, Any], pieces: list[bytes]) -> ipyllm.Response | ipyllm.LLMError:
-    spec = _registry.spec_for(FAMILY_PROVIDER[entry["provider_family"]])
+    spec = _registry.effective_spec(FAMILY_PROVIDER[entry["provider_family"]])
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(

@@ -43,7 +43,7 @@ def anthropic_on_fake(fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> I
             _registry._overrides["anthropic"] = saved
         else:
             _registry._overrides.pop("anthropic", None)
-        _registry._generation += 1
+    _registry.retire_stale("anthropic")
 
 
 def two_models(fake: FakeLLMServer, max_retries: int = 2) -> ipyllm.Session:

@@ -87,11 +87,13 @@ def test_the_rules_of_temperature_and_max_tokens() -> None:
 
 
 def test_each_provider_has_its_documented_top_temperature() -> None:
-    from ipyllm._registry import spec_for
+    from ipyllm._registry import effective_spec
 
-    tops = {name: spec_for(name).max_temperature for name in ("openai", "anthropic", "gemini")}
+    tops = {
+        name: effective_spec(name).max_temperature for name in ("openai", "anthropic", "gemini")
+    }
     assert tops == {"openai": 2.0, "anthropic": 1.0, "gemini": 2.0}
-    assert spec_for("ollama").max_temperature is None
+    assert effective_spec("ollama").max_temperature is None
 
 
 # ---- %%llm -------------------------------------------------------------------------------

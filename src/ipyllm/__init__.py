@@ -1,15 +1,18 @@
 """ipyllm: LLMs in Jupyter — streaming sessions over twelve providers.
 
-Everything public is importable from here; heavy dependencies (httpx,
-keyring) load on first use so that ``import ipyllm`` stays instant.
+Everything public is importable from here (``__all__``, checked by
+tests/test_package.py); the events a subscriber receives are in
+:mod:`ipyllm.events`, the key store in :mod:`ipyllm.keys`, the fake server in
+:mod:`ipyllm.testing`. Heavy dependencies (httpx, keyring) load on first use so
+that ``import ipyllm`` stays instant. The errors form one tree under
+:class:`LLMError`, drawn in src/ipyllm/_errors.py and in README's "Errors".
 """
 
-from __future__ import annotations
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "AuthenticationError",
@@ -28,22 +31,28 @@ __all__ = [
     "MissingKeyError",
     "NotFoundError",
     "Options",
+    "PanelError",
     "Provider",
+    "ProviderError",
     "QuotaExceededError",
     "RateLimitError",
     "Response",
     "ServerError",
     "Session",
+    "SessionManager",
     "StreamError",
     "Tab",
     "TabBusyError",
     "TimeoutError",
+    "TransportError",
+    "TurnHandle",
     "UnknownProviderError",
     "UnknownTabError",
     "batch",
     "chat",
     "configure",
     "default_model",
+    "events",
     "get_provider",
     "history",
     "keys",
@@ -64,6 +73,8 @@ _LOCATIONS = {
     "get_provider": "._registry",
     "register_endpoint": "._registry",
     "Tab": "._manager.tab",
+    "TurnHandle": "._manager.handle",
+    "SessionManager": "._manager.manager",
     "ChatPanel": "._panel.widget",
     "chat": "._panel.widget",
     "batch": "._manager.batch",
@@ -72,10 +83,15 @@ _LOCATIONS = {
     "usage": "._manager.manager",
     **{name: "._errors" for name in __all__ if name.endswith("Error") or name == "LLMError"},
 }
-_SUBMODULES = {"keys", "testing"}
+_SUBMODULES = {"events", "keys", "testing"}
+# Classes that give the package as their module once reached through it, as httpx's
+# do. Not the dataclasses and the TypedDict, whose annotations typing.get_type_hints
+# resolves in their module's namespace, nor ChatPanel, whose front-end id anywidget
+# builds from it; the errors and the events set theirs where they are defined.
+_RENAMED = {"Provider", "Session", "SessionManager", "Tab", "TurnHandle"}
 
-if TYPE_CHECKING:
-    from . import keys
+if _TYPE_CHECKING:
+    from . import events, keys
     from . import testing as testing
     from ._engine.provider import Provider
     from ._errors import (
@@ -92,17 +108,21 @@ if TYPE_CHECKING:
         LLMError,
         MissingKeyError,
         NotFoundError,
+        PanelError,
+        ProviderError,
         QuotaExceededError,
         RateLimitError,
         ServerError,
         StreamError,
         TabBusyError,
         TimeoutError,
+        TransportError,
         UnknownProviderError,
         UnknownTabError,
     )
     from ._manager.batch import batch
-    from ._manager.manager import history, manager, usage
+    from ._manager.handle import TurnHandle
+    from ._manager.manager import SessionManager, history, manager, usage
     from ._manager.tab import Tab
     from ._panel.widget import ChatPanel, chat
     from ._registry import configure, get_provider, register_endpoint
@@ -110,22 +130,24 @@ if TYPE_CHECKING:
     from ._types import Message, Options, Response
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: _Any) -> None:
     """``%load_ext ipyllm``: register the ``%%llm`` cell magic and the ``%llm`` commands."""
     from ._magic import load
 
     load(ipython)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name in _SUBMODULES:
-        module = importlib.import_module(f".{name}", __name__)
+        module = _importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
     location = _LOCATIONS.get(name)
     if location is None:
         raise AttributeError(f"module 'ipyllm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(location, __name__), name)
+    value = getattr(_importlib.import_module(location, __name__), name)
+    if name in _RENAMED:
+        value.__module__ = __name__
     globals()[name] = value
     return value
 

@@ -1,4 +1,19 @@
-"""Which providers exist, how each is configured, and the cached :class:`Provider` factory.
+"""The provider table: which providers exist, how each is configured, its default model,
+where its key is, and the cached :class:`Provider` factory.
+
+There is one table, of *effective* specs: each provider's catalog row (or the row
+:func:`register_endpoint` added) with what :func:`configure` set on top. Every
+reader goes through :func:`effective_spec` (:func:`parse_model`,
+:func:`default_model`, :func:`key_status`, the panel's model picker, ``%llm
+models`` and ``providers``, :func:`get_provider`), so a configured model list or
+default model is seen everywhere at once.
+
+:func:`get_provider` keeps one :class:`Provider` per name, base URL, key
+fingerprint and insecure-HTTP opt-in, for as long as the provider's effective
+spec and limits are those it was built with. When :func:`configure` or
+:func:`register_endpoint` changes them, the old object is dropped and retired:
+its HTTP clients are closed on the loops they belong to, a busy one once its
+requests end.
 
 Settings are checked when they are given, so a bad one fails at once, in one
 line, before any request or history row: a base URL must be ``http(s)`` with a
@@ -12,10 +27,12 @@ import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from ._engine.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits, check_limits
 from ._errors import ConfigurationError, UnknownProviderError
-from ._providers.catalog import BUILTIN, MODEL_PREFIXES
+from ._keys import explicit_key, fingerprint
+from ._providers.catalog import BUILTIN, MODEL_PREFIXES, OFFLINE, PREFERRED
 from ._providers.spec import Adapter, ProviderSpec
 from ._urls import check_base_url
 
@@ -23,26 +40,63 @@ if TYPE_CHECKING:
     from ._engine.provider import Provider
     from ._keys import KeyStore
 
+KeyStatus = Literal["keyring", "env", "missing", "none"]
+"""Where a provider's key is: the OS keyring, the environment, nowhere yet, or not needed."""
+
 _lock = threading.RLock()
-_specs: dict[str, ProviderSpec] = {spec.name: spec for spec in BUILTIN}
+# The rows: the catalog's, and those register_endpoint() added.
+_rows: dict[str, ProviderSpec] = {spec.name: spec for spec in BUILTIN}
+# What configure() set for this process, by provider: spec fields (_SPEC_SETTINGS) and
+# limits (LIMIT_NAMES). The one place these live; effective_spec() applies them.
 _overrides: dict[str, dict[str, Any]] = {}
-# (name, base URL, key fingerprint, allow_insecure_http, generation) -> provider
-_cache: dict[tuple[str, str, str, bool, int], Provider] = {}
-_generation = 0  # bumped by configure() so cached providers pick up new settings
+_SPEC_SETTINGS = frozenset(
+    {"base_url", "headers", "models", "default_model", "allow_insecure_http"}
+)
+
+
+class _Cached(NamedTuple):
+    spec: ProviderSpec  # the effective spec and limits the provider was built with
+    limits: Limits
+    provider: Provider
+
+
+# (name, base URL, key fingerprint, allow_insecure_http) -> the provider built for them
+_cache: dict[tuple[str, str, str, bool], _Cached] = {}
 _adapters: dict[str, Adapter] = {}
 _key_store: KeyStore | None = None
+
+
+# ---- the table ---------------------------------------------------------------------
 
 
 def provider_names() -> list[str]:
     """Every provider and registered endpoint name."""
     with _lock:
-        return list(_specs)
+        return list(_rows)
 
 
-def spec_for(name: str) -> ProviderSpec:
-    """The table row for ``name``; raises :class:`UnknownProviderError` with the choices."""
+def _effective(name: str) -> ProviderSpec | None:
     with _lock:
-        spec = _specs.get(name)
+        row = _rows.get(name)
+        settings = dict(_overrides.get(name, ()))
+    changes = {k: v for k, v in settings.items() if k in _SPEC_SETTINGS}
+    if row is None or not changes:
+        return row
+    if "base_url" in changes:
+        changes["base_url_env"] = ()  # configure()'s base URL wins over the environment's
+    if "headers" in changes:
+        changes["headers"] = {**row.headers, **changes["headers"]}
+    return dataclasses.replace(row, **changes)
+
+
+def effective_spec(name: str) -> ProviderSpec:
+    """``name``'s row with what :func:`configure` set on top (base URL, headers, models,
+    default model, insecure-HTTP opt-in); raises :class:`UnknownProviderError` with the
+    choices.
+
+    A configured base URL replaces both the row's and its environment variable's.
+    """
+    spec = _effective(name)
     if spec is None:
         raise UnknownProviderError(
             f"Unknown provider {name!r}. Choose one of: {', '.join(provider_names())}; "
@@ -52,10 +106,16 @@ def spec_for(name: str) -> ProviderSpec:
     return spec
 
 
+def effective_limits(name: str) -> Limits:
+    """``name``'s limits: what :func:`configure` set, else the defaults."""
+    with _lock:
+        settings = dict(_overrides.get(name, ()))
+    return DEFAULT_LIMITS.merged(**{n: settings.get(n) for n in LIMIT_NAMES})
+
+
 def key_env_vars(name: str) -> Sequence[str]:
     """The environment variables that may hold ``name``'s key, in the order tried."""
-    with _lock:
-        spec = _specs.get(name)
+    spec = _effective(name)
     return spec.key_env if spec else ()
 
 
@@ -68,6 +128,38 @@ def key_store() -> KeyStore:
 
             _key_store = KeyStore(key_env_vars)
         return _key_store
+
+
+def key_status(provider: str) -> KeyStatus:
+    """Where ``provider``'s key is: ``"keyring"``, ``"env"``, ``"missing"``, or ``"none"``
+    when the provider needs no key. Never the key itself."""
+    if not effective_spec(provider).needs_key:
+        return "none"
+    try:
+        source = key_store().source(provider)
+    except Exception:  # a broken keyring reads as "missing"; setting a key says why
+        source = None
+    if source == "env" or source == "keyring":
+        return source
+    return "missing"
+
+
+def default_model() -> str:
+    """``IPYLLM_MODEL`` if set, else the default model of the first provider with a key,
+    else the offline ``demo``."""
+    env = os.environ.get("IPYLLM_MODEL", "").strip()
+    if env:
+        return env
+    store = key_store()
+    for name in PREFERRED:
+        # source(), not find(): a malformed key still picks its provider, and the
+        # first request then says what is wrong with it instead of falling to the demo.
+        if store.source(name):
+            return f"{name}:{effective_spec(name).default_model}"
+    return f"{OFFLINE}:{effective_spec(OFFLINE).default_model}"
+
+
+# ---- model names -------------------------------------------------------------------
 
 
 def _check_model_name(model: object, origin: str) -> str:
@@ -98,22 +190,21 @@ def _check_models(models: Iterable[str], origin: str) -> tuple[str, ...]:
 def parse_model(model: str) -> tuple[str, str]:
     """Split ``"provider:model"``; a bare model name is matched by its prefix (``claude-…``).
 
-    ``"provider"`` alone means its default model; ``"provider:"`` (nothing after
-    the colon) is refused with :class:`ConfigurationError`.
+    ``"provider"`` alone means its default model (the configured one, if any);
+    ``"provider:"`` (nothing after the colon) is refused with :class:`ConfigurationError`.
     """
     model = model.strip()
     head, sep, rest = model.partition(":")
-    with _lock:
-        known = head in _specs
-    if sep and known:
+    spec = _effective(head)
+    if sep and spec is not None:
         if not rest.strip():
             raise ConfigurationError(
                 f"No model after {head + ':'!r}: write {head}:MODEL, or just {head!r} for its "
-                f"default ({spec_for(head).default_model})."
+                f"default ({spec.default_model})."
             )
         return head, _check_model_name(rest, repr(model))
-    if not sep and known:  # just a provider name: its default model
-        return head, spec_for(head).default_model
+    if not sep and spec is not None:  # just a provider name: its default model
+        return head, spec.default_model
     lowered = model.lower()
     for prefix, provider in MODEL_PREFIXES:
         if lowered.startswith(prefix):
@@ -124,6 +215,9 @@ def parse_model(model: str) -> tuple[str, str]:
         f"{', '.join(provider_names())}.",
         provider=head if sep else None,
     )
+
+
+# ---- changing the table ------------------------------------------------------------
 
 
 def configure(
@@ -141,9 +235,11 @@ def configure(
     max_event_bytes: int | None = None,
 ) -> None:
     """Set a provider's defaults for this process (base URL, extra headers, model list,
-    limits).
+    default model, limits).
 
-    Each value is checked before any is applied. ``allow_insecure_http=True``
+    Each value is checked before any is applied. ``models`` and ``default_model``
+    are what the panel's model picker, ``%llm models``, ``Session(provider)`` and
+    :func:`ipyllm.default_model` then show and use. ``allow_insecure_http=True``
     lets its key go over plain ``http://`` to hosts that are not loopback or on
     a private network; ``False`` takes that back. The limits (docs/limits.md):
     ``timeout`` is the silence allowed between two chunks (default 300 s),
@@ -153,10 +249,7 @@ def configure(
     event or NDJSON line (8 MiB). ``None`` leaves a setting as it is; a value
     given to ``Session``, ``Tab.send`` or ``%%llm`` wins over these.
     """
-    from ._engine.limits import check_limits
-
-    global _generation
-    spec_for(provider)
+    effective_spec(provider)
     origin = f"ipyllm.configure({provider!r})"
     limits = {
         "timeout": timeout,
@@ -179,7 +272,7 @@ def configure(
         changes["allow_insecure_http"] = bool(allow_insecure_http)
     with _lock:
         _overrides.setdefault(provider, {}).update(changes)
-        _generation += 1
+    retire_stale(provider)
 
 
 def register_endpoint(
@@ -197,9 +290,9 @@ def register_endpoint(
     ``key_env`` names the environment variable holding its key; with none, the
     key comes from the OS keyring (``ipyllm.keys.set(name)``) if one is stored.
     ``allow_insecure_http=True`` lets that key go over plain ``http://`` to a
-    host that is not loopback or on a private network.
+    host that is not loopback or on a private network. Registering a name again
+    replaces its row and forgets what :func:`configure` set for it.
     """
-    global _generation
     if not name or ":" in name or any(c.isspace() for c in name):
         raise UnknownProviderError(
             f"Endpoint name {name!r} must be non-empty with no spaces or ':'.", provider=name
@@ -209,8 +302,10 @@ def register_endpoint(
     models = _check_models(models, origin)
     if default_model is not None:
         default_model = _check_model_name(default_model, origin)
+    with _lock:
+        template = _rows["openai-compatible"]
     spec = dataclasses.replace(
-        spec_for("openai-compatible"),
+        template,
         name=name,
         label=name,
         base_url=base_url,
@@ -219,13 +314,31 @@ def register_endpoint(
         models=models,
         default_model=default_model or (models[0] if models else "default"),
         headers=dict(headers or {}),
+        allow_insecure_http=bool(allow_insecure_http),
     )
     with _lock:
-        _specs[name] = spec
+        _rows[name] = spec
         _overrides.pop(name, None)
-        if allow_insecure_http:
-            _overrides[name] = {"allow_insecure_http": True}
-        _generation += 1
+    retire_stale(name)
+
+
+def retire_stale(name: str) -> None:
+    """Drop the cached providers of ``name`` built for other settings than its effective
+    ones, and retire them (their HTTP clients are closed on their own loops)."""
+    spec = _effective(name)
+    limits = effective_limits(name)
+    with _lock:
+        stale = [
+            key
+            for key, cached in _cache.items()
+            if key[0] == name and (cached.spec != spec or cached.limits != limits)
+        ]
+        retired = [_cache.pop(key).provider for key in stale]
+    for provider in retired:
+        provider.retire()
+
+
+# ---- providers ---------------------------------------------------------------------
 
 
 def _normalize_ollama_host(value: str) -> str:
@@ -244,15 +357,13 @@ def _normalize_ollama_host(value: str) -> str:
 def resolve_base_url(spec: ProviderSpec, explicit: str | None = None) -> str:
     """Explicit argument, then :func:`configure`, then the environment, then the default.
 
-    An explicit or environment value that is not an ``http(s)`` URL with a host
-    raises :class:`ConfigurationError` naming where it came from.
+    ``spec`` is an effective spec (:func:`effective_spec`), where a configured base
+    URL has replaced the default and the environment variable. An explicit or
+    environment value that is not an ``http(s)`` URL with a host raises
+    :class:`ConfigurationError` naming where it came from.
     """
     if explicit is not None:
         return check_base_url(explicit, "the base_url argument")
-    with _lock:
-        configured = _overrides.get(spec.name, {}).get("base_url")
-    if configured:
-        return str(configured)  # checked by configure()
     var = next((v for v in spec.base_url_env if os.environ.get(v, "").strip()), None)
     if var is not None:
         url = os.environ[var].strip()
@@ -294,7 +405,8 @@ def get_provider(
     *,
     allow_insecure_http: bool = False,
 ) -> Provider:
-    """A ready :class:`Provider`, cached by name, base URL, opt-in and a fingerprint of the key.
+    """A ready :class:`Provider` for ``name``'s effective spec and limits, cached by name,
+    base URL, opt-in and a fingerprint of the key.
 
     The key is ``api_key``, else the provider's environment variable, else the
     OS keyring. A missing key is reported when a request needs it; a malformed
@@ -302,11 +414,10 @@ def get_provider(
     to a public host (:class:`InsecureHTTPError`, unless ``allow_insecure_http``
     here or in :func:`configure`), at once.
     """
-    from ._engine.limits import DEFAULT_LIMITS, LIMIT_NAMES
     from ._engine.provider import Provider
-    from ._keys import explicit_key, fingerprint
 
-    spec = spec_for(name)
+    spec = effective_spec(name)
+    limits = effective_limits(name)
     url = resolve_base_url(spec, base_url)
     # Local servers with no key variable (demo, Ollama, LM Studio) take a key only
     # when given one, which also keeps keyring's slow import off their first use.
@@ -318,15 +429,12 @@ def get_provider(
     else:
         found = store.find(name, api_key)
         key = found[0] if found else None
+    allow = allow_insecure_http or spec.allow_insecure_http
+    cache_key = (name, url, fingerprint(key), allow)
     with _lock:
-        settings = dict(_overrides.get(name, {}))
-        allow = allow_insecure_http or bool(settings.get("allow_insecure_http"))
-        cache_key = (name, url, fingerprint(key), allow, _generation)
         cached = _cache.get(cache_key)
-        if cached is not None:
-            return cached
-        if settings.get("default_model"):
-            spec = dataclasses.replace(spec, default_model=settings["default_model"])
+        if cached is not None and cached.spec == spec and cached.limits == limits:
+            return cached.provider
         transport_factory = None
         if spec.name == "demo":
             from ._providers.demo import DemoTransport
@@ -339,10 +447,10 @@ def get_provider(
             api_key=key,
             key_resolver=(lambda: store.require(name)) if spec.needs_key and key is None else None,
             transport_factory=transport_factory,
-            models=settings.get("models"),
-            headers=settings.get("headers"),
             allow_insecure_http=allow,
-            limits=DEFAULT_LIMITS.merged(**{n: settings.get(n) for n in LIMIT_NAMES}),
+            limits=limits,
         )
-        _cache[cache_key] = provider
-        return provider
+        _cache[cache_key] = _Cached(spec, limits, provider)
+    if cached is not None:
+        cached.provider.retire()  # built for settings that have changed since
+    return provider

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _registry, _runner
 from ._errors import LLMError
+from ._registry import default_model as default_model  # ipyllm.default_model is found here
 from ._types import Message, ReasoningDelta, Response, TextDelta
 
 if TYPE_CHECKING:
@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from ._manager.runner import Sink
     from ._manager.tab import Tab
 
-# Providers tried, in order, when no model is named and IPYLLM_MODEL is unset.
-_PREFERRED = ("anthropic", "openai", "gemini", "xai", "openrouter", "zai", "minimax", "fireworks")
 # Options a single call may override.
 _CALL_OPTIONS = frozenset(
     {
@@ -34,21 +32,6 @@ _CALL_OPTIONS = frozenset(
         "max_history",
     }
 )
-
-
-def default_model() -> str:
-    """``IPYLLM_MODEL`` if set, else the default model of the first provider with a key,
-    else the offline ``demo``."""
-    env = os.environ.get("IPYLLM_MODEL", "").strip()
-    if env:
-        return env
-    store = _registry.key_store()
-    for name in _PREFERRED:
-        # source(), not find(): a malformed key still picks its provider, and the
-        # first request then says what is wrong with it instead of falling to the demo.
-        if store.source(name):
-            return f"{name}:{_registry.spec_for(name).default_model}"
-    return "demo:demo"
 
 
 class Session:

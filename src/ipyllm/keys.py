@@ -26,7 +26,7 @@ def set(provider: str, key: str | None = None) -> None:
     A malformed key (see the module docstring) raises :class:`~ipyllm.InvalidKeyError`
     and nothing is stored.
     """
-    _registry.spec_for(provider)
+    _registry.effective_spec(provider)
     if key is None:
         key = getpass.getpass(f"API key for {provider} (input hidden): ")
     _registry.key_store().set(provider, key)

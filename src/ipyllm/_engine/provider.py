@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import json
 import logging
+import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import httpx
 
-from .. import __version__
 from .._errors import (
     AuthenticationError,
     BadRequestError,
@@ -37,6 +38,7 @@ from .._types import (
     Response,
 )
 from .._urls import cleartext_host, insecure_http_error
+from .._version import __version__
 from .._wire.lines import EventTooLarge
 from .accumulate import AnswerLimitReached, ResponseBuilder
 from .errors import BODY_LIMIT, ErrorContext, error_from_http, filter_error, redirect_error
@@ -115,9 +117,16 @@ class Provider:
         self._transport_factory = transport_factory
         self._models = models or spec.models
         self._headers = headers or {}
+        # One HTTP client per event loop (connections belong to the loop that opened
+        # them), and how many requests each has in flight, for retire().
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._busy: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._clients_lock = threading.Lock()
+        self._retired = False
         # Servers that reject stream_options (Mistral answers 422) are remembered.
         self._include_usage = spec.include_usage
         register_secret(api_key)
@@ -309,9 +318,25 @@ class Provider:
 
     async def aclose(self) -> None:
         """Close the HTTP connections this provider holds on the running loop."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
+        with self._clients_lock:
+            client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+    def retire(self) -> None:
+        """Stop keeping connections open, from any thread: each idle HTTP client is closed
+        now, on the loop it belongs to, and a busy one when its last request ends.
+
+        The registry calls this when :func:`~ipyllm.configure` replaces the provider.
+        The object still works: a later request opens a connection and closes it after.
+        """
+        with self._clients_lock:
+            self._retired = True
+            idle = [(loop, c) for loop, c in self._clients.items() if not self._busy.get(loop)]
+            for loop, _ in idle:
+                del self._clients[loop]
+        for loop, client in idle:
+            _close_on(loop, client)
 
     # ---- internals -------------------------------------------------------------
 
@@ -337,18 +362,48 @@ class Provider:
             self.name, spec.label, self.base_url, env, spec.needs_key, spec.error_codes
         )
 
-    def _client(self) -> httpx.AsyncClient:
+    def _hold_client(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient:
+        """``loop``'s client, counted busy until :meth:`_release_client`."""
+        with self._clients_lock:
+            client = self._clients.get(loop)
+            if client is None:
+                client = httpx.AsyncClient(
+                    transport=self._transport_factory() if self._transport_factory else None,
+                    timeout=_timeout(self.limits),
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+                    headers={"User-Agent": f"ipyllm/{__version__}"},
+                )
+                self._clients[loop] = client
+            self._busy[loop] = self._busy.get(loop, 0) + 1
+            return client
+
+    def _release_client(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient | None:
+        """One request on ``loop`` is over; the client to close if it was the last one
+        of a retired provider."""
+        with self._clients_lock:
+            busy = self._busy.pop(loop, 1) - 1
+            if busy:
+                self._busy[loop] = busy
+                return None
+            return self._clients.pop(loop, None) if self._retired else None
+
+    @contextlib.asynccontextmanager
+    async def _open(
+        self, request: HTTPRequest, timeout: httpx.Timeout
+    ) -> AsyncIterator[httpx.Response]:
+        """Send ``request``; the streaming response, closed on the way out."""
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = httpx.AsyncClient(
-                transport=self._transport_factory() if self._transport_factory else None,
-                timeout=_timeout(self.limits),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
-                headers={"User-Agent": f"ipyllm/{__version__}"},
-            )
-            self._clients[loop] = client
-        return client
+        client = self._hold_client(loop)
+        try:
+            response = await self._send(client, request, timeout)
+            try:
+                yield response
+            finally:
+                await response.aclose()  # at once, even if the server keeps the body open
+        finally:
+            spent = self._release_client(loop)
+            if spent is not None:
+                await spent.aclose()
 
     def _build(self, messages: list[Message], options: Options) -> HTTPRequest:
         request = self.adapter.build_request(
@@ -359,8 +414,9 @@ class Provider:
             request.json.pop("stream_options", None)
         return request
 
-    async def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> httpx.Response:
-        client = self._client()
+    async def _send(
+        self, client: httpx.AsyncClient, request: HTTPRequest, timeout: httpx.Timeout
+    ) -> httpx.Response:
         http_request = client.build_request(
             request.method, request.url, headers=request.headers, json=request.json, timeout=timeout
         )
@@ -390,15 +446,12 @@ class Provider:
     ) -> Response:
         request = self._build(messages, options)
         log.debug("%s %s model=%s", request.method, request.url, options.model)
-        response = await self._send(request, timeout)
-        try:
+        async with self._open(request, timeout) as response:
             await self._raise_for_status(response)
             reader = BodyReader(
                 self.adapter, self._error_context(), builder, on_chunk, self.limits.max_event_bytes
             )
             finished = await reader.read(response, timeout.read)
-        finally:
-            await response.aclose()  # at once, even if the server keeps the body open
         if not finished:
             raise self._broken(
                 StreamError,
@@ -424,12 +477,9 @@ class Provider:
         return broken(cls, message, self.name, builder)
 
     async def _get_json(self, request: HTTPRequest) -> Any:
-        response = await self._send(request, _timeout(self.limits))
-        try:
+        async with self._open(request, _timeout(self.limits)) as response:
             await self._raise_for_status(response)
             raw = await response.aread()
-        finally:
-            await response.aclose()
         return json.loads(raw)
 
     async def _probe_auth(self) -> None:
@@ -438,15 +488,45 @@ class Provider:
         request = self.adapter.build_request(
             self.spec, self.base_url, self._api_key(), [], Options(model=self.spec.default_model)
         )
-        response = await self._send(request, _timeout(self.limits))
-        try:
+        async with self._open(request, _timeout(self.limits)) as response:
             raw = await read_capped(response, BODY_LIMIT)
-        finally:
-            await response.aclose()
         if response.status_code in (401, 403):
             raise error_from_http(
                 self._error_context(), response.status_code, response.headers, raw
             )
+
+
+# Clients being closed by _close_on: asyncio keeps only weak references to tasks.
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close_on(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> None:
+    """Close ``client`` on ``loop``, whose connections it holds, from any thread."""
+    if loop.is_closed():
+        return  # its connections went with the loop
+    if not loop.is_running() and not _loop_running_here():
+        closing = client.aclose()
+        try:
+            loop.run_until_complete(closing)
+            return
+        except RuntimeError:  # its own thread started it meanwhile: close it there
+            closing.close()
+
+    def start() -> None:
+        task = loop.create_task(client.aclose())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing left to close
+        loop.call_soon_threadsafe(start)
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _timeout(limits: Limits) -> httpx.Timeout:

@@ -9,7 +9,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .._errors import LLMError, redact
+from .._errors import LLMError, TimeoutError, redact
 from .state import MagicState
 
 Command = Callable[[Any, list[str], MagicState], Any]
@@ -23,7 +23,7 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _key_text(provider: str) -> str:
-    from .._panel.state import key_status
+    from .._registry import key_status
 
     status = key_status(provider)
     return {"none": "not needed"}.get(status, status)
@@ -41,9 +41,11 @@ def _live_models(provider: str, timeout: float) -> list[str]:
     future = _runner.submit(get_provider(provider).list_models())
     try:
         return future.result(timeout)
+    except TimeoutError:  # the request's own (a builtin TimeoutError too): keep its message
+        raise
     except concurrent.futures.TimeoutError:
         future.cancel()
-        raise LLMError(f"{provider} did not list its models within {timeout:g} s.") from None
+        raise TimeoutError(f"{provider} did not list its models within {timeout:g} s.") from None
 
 
 def keys(shell: Any, args: list[str], state: MagicState) -> None:
@@ -70,12 +72,13 @@ def keys(shell: Any, args: list[str], state: MagicState) -> None:
 
 
 def models(shell: Any, args: list[str], state: MagicState) -> None:
-    """``models [PROVIDER]``: the static list, and the live one for a named provider."""
+    """``models [PROVIDER]``: the known list (what ``configure`` set, else the catalog's),
+    and the live one for a named provider."""
     from .. import _registry
 
     names = args or _registry.provider_names()
     for name in names:
-        spec = _registry.spec_for(name)
+        spec = _registry.effective_spec(name)
         print(f"{name}: {', '.join(spec.models) or spec.default_model or '(any)'}")
         if args:
             try:
@@ -91,7 +94,7 @@ def providers(shell: Any, args: list[str], state: MagicState) -> None:
 
     rows = [("provider", "base URL", "key", "reachable")]
     for name in _registry.provider_names():
-        spec = _registry.spec_for(name)
+        spec = _registry.effective_spec(name)
         try:
             base = _registry.resolve_base_url(spec)
         except LLMError:
@@ -110,7 +113,6 @@ def providers(shell: Any, args: list[str], state: MagicState) -> None:
 def default(shell: Any, args: list[str], state: MagicState) -> None:
     """``default [MODEL]``: show or set the model of new ``%%llm`` tabs."""
     from .. import _registry
-    from .._session import default_model
 
     if args:
         model = _one_arg(args, "%llm default PROVIDER:MODEL")
@@ -118,7 +120,7 @@ def default(shell: Any, args: list[str], state: MagicState) -> None:
         state.default_model = model
         print(f"New %%llm tabs use {model}.")
     else:
-        print(state.default_model or default_model())
+        print(state.default_model or _registry.default_model())
 
 
 def config(shell: Any, args: list[str], state: MagicState) -> None:

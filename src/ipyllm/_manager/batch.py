@@ -33,13 +33,12 @@ def batch(
     (docs/limits.md).
     """
     from .._engine.limits import check_limits
-    from .._session import default_model
     from .manager import manager
 
     prompts = list(prompts)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    provider_name, model_name = _registry.parse_model(model or default_model())
+    provider_name, model_name = _registry.parse_model(model or _registry.default_model())
     provider = _registry.get_provider(
         provider_name,
         options.pop("api_key", None),

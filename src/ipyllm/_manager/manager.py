@@ -80,7 +80,7 @@ class SessionManager:
     def new_tab(self, title: str | None = None, model: str | None = None) -> Tab:
         """Open a tab. ``title`` (stripped, 1 to 200 characters) defaults to ``Tab N``, made
         unique among open tabs; ``model`` defaults to :func:`ipyllm.default_model`."""
-        from .._session import default_model
+        from .._registry import default_model
 
         if title is not None:
             title = check_title(title)
@@ -243,9 +243,9 @@ class SessionManager:
         limit with buckets of its own; tabs using the same key at the same URL share one.
         Raises :class:`~ipyllm.UnknownProviderError` for a name ipyllm does not know.
         """
-        from .._registry import spec_for
+        from .._registry import effective_spec
 
-        name = spec_for(provider).name
+        name = effective_spec(provider).name
         self._gates(name).configure(requests_per_minute, tokens_per_minute)
 
     def _gates(self, provider: str) -> ProviderGates:

@@ -88,7 +88,7 @@ class TurnPlan:
         for model in self.models:
             try:
                 provider = _registry.parse_model(model)[0]
-                bound = _registry.spec_for(provider).max_temperature
+                bound = _registry.effective_spec(provider).max_temperature
             except LLMError:
                 continue  # an unknown model fails its turn, with its own message
             check_options(self.temperature, None, max_temperature=bound, provider=provider)

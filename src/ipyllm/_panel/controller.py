@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import _registry
-from .._errors import LLMError, redact, register_secret
+from .._errors import LLMError, MissingKeyError, PanelError, redact, register_secret
 from .._manager.events import TabDelta, TabsChanged, TabStatus
 from .._manager.manager import SessionManager
 from .._manager.tab import Tab
 from .coalescer import DeltaCoalescer
-from .state import Json, key_status, provider_infos, tab_info
+from .state import Json, provider_infos, tab_info
 
 log = logging.getLogger("ipyllm")
 
@@ -135,13 +135,11 @@ class PanelController:
 
     def refresh_providers(self) -> None:
         """Set the ``providers`` and ``default_model`` traits (a one-tab view shows neither)."""
-        from .._session import default_model
-
         if self.only_tab is not None:
             return
 
         self.model.providers = provider_infos()
-        self.model.default_model = default_model()
+        self.model.default_model = _registry.default_model()
 
     def _send(self, message: Json) -> None:
         self.model.send(message)
@@ -156,7 +154,7 @@ class PanelController:
         action = self._actions.get(kind) if isinstance(kind, str) else None
         try:
             if action is None:
-                raise LLMError(f"The panel sent an unknown request {kind!r}; reload the page.")
+                raise PanelError(f"The panel sent an unknown request {kind!r}; reload the page.")
             reply = action(content)
         except Exception as exc:
             reply = {"type": "error", "message": redact(_one_line(exc))}
@@ -198,7 +196,7 @@ class PanelController:
         tab = self._tab(content)
         prompt = str(content.get("prompt", ""))
         if not prompt.strip():
-            raise LLMError("The prompt is empty; type a question first.")
+            raise PanelError("The prompt is empty; type a question first.")
         if content.get("model"):
             tab.set_model(str(content["model"]))
         context = [str(c) for c in content.get("context") or () if c != tab.id]
@@ -215,7 +213,7 @@ class PanelController:
         tab = self._tab(content)
         last = tab.last
         if last is None:
-            raise LLMError(f"Tab {tab.title!r} has nothing to retry; send a prompt.")
+            raise PanelError(f"Tab {tab.title!r} has nothing to retry; send a prompt.")
         tab.send(last.query)
 
     def _new_tab(self, content: Json) -> Json:
@@ -243,20 +241,20 @@ class PanelController:
         provider = str(content.get("provider", ""))
         key = content.get("key")
         if not isinstance(key, str) or not key.strip():
-            raise LLMError(f"The key for {provider} is empty; paste the key, then Save.")
-        _registry.spec_for(provider)
+            raise MissingKeyError(f"The key for {provider} is empty; paste the key, then Save.")
+        _registry.effective_spec(provider)
         _registry.key_store().set(provider, key.strip())
         return self._key_result(provider, f"Saved the {provider} key in the OS keyring.")
 
     def _delete_key(self, content: Json) -> Json:
         provider = str(content.get("provider", ""))
-        _registry.spec_for(provider)
+        _registry.effective_spec(provider)
         _registry.key_store().delete(provider)
         return self._key_result(provider, f"Deleted the {provider} key from the OS keyring.")
 
     def _key_result(self, provider: str, message: str) -> Json:
         self._sub.put(_RefreshProviders())
-        status = key_status(provider)
+        status = _registry.key_status(provider)
         if status == "env":
             message += " The environment variable still provides a key, and comes first."
         return {
@@ -270,7 +268,7 @@ class PanelController:
 
 def _safe_key_status(provider: str) -> str:
     try:
-        return key_status(provider)
+        return _registry.key_status(provider)
     except LLMError:  # an unknown provider
         return "missing"
 

@@ -48,23 +48,12 @@ def tab_info(tab: Tab) -> Json:
         }
 
 
-def key_status(provider: str) -> str:
-    """``"keyring"``, ``"env"``, ``"missing"``, or ``"none"`` when the provider needs no key."""
-    spec = _registry.spec_for(provider)
-    if not spec.needs_key:
-        return "none"
-    try:
-        source = _registry.key_store().source(provider)
-    except Exception:  # a broken keyring reads as "missing"; setting a key says why
-        source = None
-    return source or "missing"
-
-
 def provider_infos() -> list[Json]:
-    """Every provider with its models and key status, for the model picker and settings."""
+    """Every provider with its models (what ``configure`` set, else the catalog's) and key
+    status, for the model picker and settings."""
     out = []
     for name in _registry.provider_names():
-        spec = _registry.spec_for(name)
+        spec = _registry.effective_spec(name)
         models = list(spec.models)
         if spec.default_model and spec.default_model not in models:
             models.insert(0, spec.default_model)
@@ -74,7 +63,7 @@ def provider_infos() -> list[Json]:
                 "label": spec.label,
                 "models": models,
                 "default_model": spec.default_model,
-                "key": key_status(name),
+                "key": _registry.key_status(name),
                 "local": spec.local,
             }
         )

@@ -206,3 +206,18 @@ MODEL_PREFIXES: tuple[tuple[str, str], ...] = (
     ("minimax-", "minimax"),
     ("demo", "demo"),
 )
+
+# The providers ipyllm.default_model() tries, in order, when IPYLLM_MODEL is unset: the
+# first one with a key (in the environment or the keyring); with none, OFFLINE.
+PREFERRED: tuple[str, ...] = (
+    "anthropic",
+    "openai",
+    "gemini",
+    "xai",
+    "openrouter",
+    "zai",
+    "minimax",
+    "fireworks",
+)
+OFFLINE = "demo"
+"""The provider that needs no key and no network: the default when no provider has a key."""

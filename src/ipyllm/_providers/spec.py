@@ -14,7 +14,12 @@ WireFormat = Literal["sse", "ndjson"]
 
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
-    """One provider: where it lives, how it authenticates, what it serves, its quirks."""
+    """One provider: where it lives, how it authenticates, what it serves, its quirks.
+
+    The catalog's rows are the defaults; ``ipyllm.configure`` may replace ``base_url``,
+    ``headers``, ``models``, ``default_model`` and ``allow_insecure_http`` for a process
+    (the registry's ``effective_spec``).
+    """
 
     name: str
     label: str
@@ -26,6 +31,9 @@ class ProviderSpec:
     default_model: str = ""
     models: tuple[str, ...] = ()
     local: bool = False
+    # Whether its key may go over plain http:// to a host that is not loopback or on
+    # a private network (register_endpoint(..., allow_insecure_http=True), configure).
+    allow_insecure_http: bool = False
     has_model_list: bool = True
     # Highest temperature the provider documents (the lowest is 0 everywhere); a request
     # above it is refused before it is sent. 2.0 is OpenAI's, Gemini's, xAI's,
