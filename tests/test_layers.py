@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("providers", ("ipyllm._providers",)),
     ("engine", ("ipyllm._engine",)),
     ("registry", ("ipyllm._registry", "ipyllm.keys")),
-    ("manager", ("ipyllm._manager", "ipyllm._runner")),
+    ("manager", ("ipyllm._manager", "ipyllm._worker")),
     (
         "front doors",
         (
@@ -177,7 +177,7 @@ def test_imports_point_down() -> None:
             "    from .._providers.spec import ProviderSpec\n",
             "ipyllm._providers.spec",
         ),
-        ("ipyllm._registry", "from ._runner import submit", "ipyllm._runner"),
+        ("ipyllm._registry", "from ._worker import submit", "ipyllm._worker"),
         ("ipyllm._magic.commands", "from .._panel.state import key_status", "ipyllm._panel.state"),
         ("ipyllm._panel.state", "from .._session import default_model", "ipyllm._session"),
     ],
@@ -191,7 +191,7 @@ def test_the_rule_catches_an_upward_import(module: str, source: str, culprit: st
 
 def test_the_rule_allows_imports_down_and_within_a_layer() -> None:
     source = (
-        "from .. import _registry, _runner\n"  # registry and manager, from the manager
+        "from .. import _registry, _worker\n"  # registry and manager, from the manager
         "from .._engine.limits import check_limits\n"
         "from .tab import Tab\n"
         "from .._errors import LLMError\n"

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from ipyllm._engine.retry import backoff_seconds, parse_duration, retry_after_seconds
+from ipyllm._providers.gemini import GeminiAdapter
 
 
 @pytest.mark.parametrize(
@@ -35,8 +36,10 @@ def test_retry_after_sources_in_order() -> None:
         "x-ratelimit-remaining-tokens": "0",
     }
     assert retry_after_seconds(headers, None, "") == 0.25
+    # The body's wait is what the provider's adapter reads in it (Gemini: a RetryInfo).
     body = {"error": {"details": [{"@type": "x", "retryDelay": "7s"}]}}
-    assert retry_after_seconds({}, body, "Please retry in 7.58s.") == 7
+    wait = GeminiAdapter().retry_after(body)
+    assert retry_after_seconds({}, wait, "Please retry in 7.58s.") == 7
     assert retry_after_seconds({}, None, "Please try again in 120ms.") == pytest.approx(0.12)
     assert retry_after_seconds({}, None, "slow down") is None
 

@@ -32,7 +32,17 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from ._engine.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits, check_limits
 from ._errors import ConfigurationError, UnknownProviderError
 from ._keys import explicit_key, fingerprint
-from ._providers.catalog import BUILTIN, MODEL_PREFIXES, OFFLINE, PREFERRED
+from ._providers.catalog import (
+    BUILTIN,
+    ENDPOINT_TEMPLATE,
+    EXAMPLE_MODEL,
+    LOCAL_EXAMPLE,
+    MODEL_PREFIXES,
+    OFFLINE,
+    PREFERRED,
+    new_adapter,
+    new_transport,
+)
 from ._providers.spec import Adapter, ProviderSpec
 from ._urls import check_base_url
 
@@ -211,7 +221,7 @@ def parse_model(model: str) -> tuple[str, str]:
             return provider, model
     raise UnknownProviderError(
         f"Cannot tell which provider serves {model!r}. Write it as provider:model "
-        f"(e.g. 'anthropic:claude-sonnet-4-5' or 'ollama:{model}'); providers: "
+        f"(e.g. '{EXAMPLE_MODEL}' or '{LOCAL_EXAMPLE}:{model}'); providers: "
         f"{', '.join(provider_names())}.",
         provider=head if sep else None,
     )
@@ -303,7 +313,7 @@ def register_endpoint(
     if default_model is not None:
         default_model = _check_model_name(default_model, origin)
     with _lock:
-        template = _rows["openai-compatible"]
+        template = _rows[ENDPOINT_TEMPLATE]
     spec = dataclasses.replace(
         template,
         name=name,
@@ -341,8 +351,10 @@ def retire_stale(name: str) -> None:
 # ---- providers ---------------------------------------------------------------------
 
 
-def _normalize_ollama_host(value: str) -> str:
-    # OLLAMA_HOST is often "0.0.0.0:11434" or "localhost": no scheme, maybe no port.
+def _url_of_bare_host(value: str, port: int) -> str:
+    """A URL for a variable that may hold a bare ``host[:port]`` (``0.0.0.0:11434``,
+    ``localhost``): ``http://`` if no scheme, ``port`` if none, and the wildcard
+    address a server listens on replaced by loopback, where a client connects."""
     if "://" not in value:
         value = "http://" + value
     scheme, _, rest = value.partition("://")
@@ -350,7 +362,7 @@ def _normalize_ollama_host(value: str) -> str:
     if host.startswith("0.0.0.0"):
         host = "127.0.0.1" + host[len("0.0.0.0") :]
     if ":" not in host.rsplit("]", 1)[-1]:
-        host += ":11434"
+        host += f":{port}"
     return f"{scheme}://{host}" + (f"/{path}" if path else "")
 
 
@@ -367,8 +379,8 @@ def resolve_base_url(spec: ProviderSpec, explicit: str | None = None) -> str:
     var = next((v for v in spec.base_url_env if os.environ.get(v, "").strip()), None)
     if var is not None:
         url = os.environ[var].strip()
-        if spec.name == "ollama":
-            url = _normalize_ollama_host(url)
+        if spec.bare_host_port is not None:
+            url = _url_of_bare_host(url, spec.bare_host_port)
         return check_base_url(url, f"the {var} environment variable")
     if not spec.base_url:
         env = spec.base_url_env[0] if spec.base_url_env else "the base URL"
@@ -381,21 +393,12 @@ def resolve_base_url(spec: ProviderSpec, explicit: str | None = None) -> str:
 
 
 def _adapter(kind: str) -> Adapter:
+    """The one (stateless) adapter of ``kind`` that every provider using it shares."""
     with _lock:
-        if kind not in _adapters:
-            from ._providers.anthropic import AnthropicAdapter
-            from ._providers.gemini import GeminiAdapter
-            from ._providers.ollama import OllamaAdapter
-            from ._providers.openai_chat import OpenAIChatAdapter
-
-            _adapters.update(
-                openai=OpenAIChatAdapter(),
-                demo=OpenAIChatAdapter(),
-                anthropic=AnthropicAdapter(),
-                gemini=GeminiAdapter(),
-                ollama=OllamaAdapter(),
-            )
-        return _adapters[kind]
+        adapter = _adapters.get(kind)
+        if adapter is None:
+            adapter = _adapters[kind] = new_adapter(kind)
+        return adapter
 
 
 def get_provider(
@@ -435,11 +438,7 @@ def get_provider(
         cached = _cache.get(cache_key)
         if cached is not None and cached.spec == spec and cached.limits == limits:
             return cached.provider
-        transport_factory = None
-        if spec.name == "demo":
-            from ._providers.demo import DemoTransport
-
-            transport_factory = DemoTransport
+        transport_factory = new_transport(spec.transport) if spec.transport else None
         provider = Provider(
             spec,
             _adapter(spec.adapter),

@@ -1,9 +1,10 @@
 """Turning providers' error responses and error events into ipyllm errors.
 
-One parser reads every vendor's error body: they all put the message under
-``error`` (a string or an object with ``message``), with a ``code``, ``type`` or
-``status`` beside it; MiniMax's native envelope is ``base_resp`` with a
-``status_code`` and ``status_msg``. An HTML page is quoted by its ``<title>``.
+The provider's adapter reads its error bodies (:meth:`Adapter.error_details`:
+the common ``error`` object, plus any envelope of its own), names the error types
+it sends without a status and its business codes; a catalog row may add codes of
+its own (``ProviderSpec.error_codes``). What is left here is the same for every
+provider: HTTP statuses, words in messages, an HTML page quoted by its ``<title>``.
 
 Nothing here grows with the body: a message quotes at most :data:`MESSAGE_LIMIT`
 characters of the provider's words, and ``.body`` keeps at most
@@ -15,9 +16,9 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import (
     AuthenticationError,
@@ -32,8 +33,12 @@ from .._errors import (
     StreamError,
     TimeoutError,
 )
+from .._providers.spec import ErrorDetails, read_error_body
 from .._types import ErrorEvent, Response
 from .retry import retry_after_seconds
+
+if TYPE_CHECKING:
+    from .._providers.spec import Adapter
 
 # The provider's words in a message are clipped here; the whole body (up to
 # BODY_LIMIT) stays on ``.body`` for anyone who needs it.
@@ -43,24 +48,12 @@ BODY_LIMIT = 64 * 1024
 
 # A 400 that is really about the key (Gemini, xAI answer 400 to a bad key).
 _BAD_KEY = re.compile(r"api[ _-]?key|x-api-key|invalid.{0,20}(token|credential)", re.I)
-# Out of money or quota for good, not a transient rate limit.
-_QUOTA_CODES = frozenset({"insufficient_quota", "1113", "billing_hard_limit_reached"})
+# Out of money or quota for good, not a transient rate limit, in any vendor's words
+# (codes that say so are in the adapters' and the catalog's tables).
 _QUOTA_TEXT = re.compile(r"insufficient (balance|credits?|quota)|credit balance is too low", re.I)
-# A request refused by a content filter (Azure OpenAI's 400 ``code: content_filter``).
-_FILTER_CODES = frozenset({"content_filter"})
 
-_ERROR_TYPE_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-    "server_error": 500,
-}
-
-# The kinds a provider's table of business codes (ProviderSpec.error_codes) may name.
+# The kinds a table of business codes (ProviderSpec.error_codes, Adapter.error_codes)
+# may name.
 KIND_CLASS: dict[str, type[LLMError]] = {
     "auth": AuthenticationError,
     "rate_limit": RateLimitError,
@@ -76,8 +69,9 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
 _HEADING = re.compile(r"<h1[^>]*>(.*?)</h1\s*>", re.I | re.S)
 _HIDDEN = re.compile(r"<(script|style)[^>]*>.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>?")
-# The start of a "message" string in JSON cut short (a body larger than BODY_LIMIT).
-_MESSAGE_START = re.compile(r'"(?:message|status_msg)"\s*:\s*"')
+# The start of a "message" (or "…_msg") string in JSON cut short (a body larger than
+# BODY_LIMIT).
+_MESSAGE_START = re.compile(r'"(?:message|[a-z]+_msg)"\s*:\s*"')
 _JSON_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.S)
 
 
@@ -90,17 +84,20 @@ class ErrorContext:
     base_url: str
     key_env: str | None
     needs_key: bool
-    # The provider's business codes and the kind of error each is (its spec's table).
+    # The provider's business codes and the kind of error each is: its adapter's table
+    # with its spec's on top.
     error_codes: Mapping[str, str] = field(default_factory=dict)
+    # Reads its error bodies, names its error types and its retry hints; None: the
+    # common error body, no types, no hints.
+    adapter: Adapter | None = None
 
+    def details(self, body: Any) -> ErrorDetails:
+        """Message, code and type of an error body, as the provider's adapter reads it."""
+        return read_error_body(body) if self.adapter is None else self.adapter.error_details(body)
 
-@dataclass(slots=True)
-class ErrorDetails:
-    """The parts of a provider's error body that matter."""
-
-    message: str
-    code: str | None
-    etype: str | None
+    def body_retry_after(self, body: Any) -> float | None:
+        """Seconds the error body asks to wait, if the adapter finds any."""
+        return None if self.adapter is None else self.adapter.retry_after(body)
 
 
 def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -154,8 +151,11 @@ def _plain(markup: str) -> str:
     return " ".join(text.split())[:200]
 
 
-def parse_error_body(raw: bytes) -> tuple[Any, ErrorDetails]:
-    """The parsed body and its message, code and type; tolerant of non-JSON bodies."""
+def parse_error_body(
+    raw: bytes, read: Callable[[Any], ErrorDetails] = read_error_body
+) -> tuple[Any, ErrorDetails]:
+    """The parsed body and its message, code and type (``read`` from the parsed JSON);
+    tolerant of non-JSON bodies."""
     text = raw[:BODY_LIMIT].decode("utf-8", errors="replace").strip()
     try:
         body: Any = json.loads(text) if text else None
@@ -174,7 +174,7 @@ def parse_error_body(raw: bytes) -> tuple[Any, ErrorDetails]:
             return text, ErrorDetails(line[:500] if partial is None else partial, None, None)
     if isinstance(body, list) and body:
         body = body[0]
-    return body, details_of(body)
+    return body, read(body)
 
 
 def _partial_message(text: str) -> str | None:
@@ -190,48 +190,25 @@ def _partial_message(text: str) -> str | None:
         return value
 
 
-def details_of(body: Any) -> ErrorDetails:
-    """Message, code and type from any vendor's error object."""
-    if not isinstance(body, dict):
-        return ErrorDetails(str(body or ""), None, None)
-    base = body.get("base_resp")
-    if "error" not in body and isinstance(base, dict) and base.get("status_code"):
-        # MiniMax's native envelope: {"base_resp": {"status_code": 1004, "status_msg": …}}
-        message = str(base.get("status_msg") or f"status code {base['status_code']}")
-        return ErrorDetails(message, _str(base["status_code"]), None)
-    err = body.get("error", body)
-    if isinstance(err, str):  # xAI, Ollama: {"error": "…"}
-        return ErrorDetails(err, _str(body.get("code")), None)
-    if not isinstance(err, dict):
-        return ErrorDetails(json.dumps(body)[:500], None, None)
-    message = str(err.get("message") or body.get("message") or json.dumps(body)[:500])
-    metadata = err.get("metadata")
-    if isinstance(metadata, dict) and metadata.get("raw"):  # OpenRouter: upstream's words
-        message = f"{message}: {metadata['raw']}"
-    etype = err.get("type") or err.get("status")
-    return ErrorDetails(message, _str(err.get("code")), _str(etype))
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def error_class(
-    status: int | None, details: ErrorDetails, codes: Mapping[str, str] | None = None
+    status: int | None,
+    details: ErrorDetails,
+    codes: Mapping[str, str] | None = None,
+    type_status: Mapping[str, int] | None = None,
 ) -> type[LLMError]:
     """The ipyllm error class for an HTTP status and error details.
 
-    ``codes`` is the provider's own table of business codes (``ProviderSpec.error_codes``);
-    a code found there decides the class before the status does.
+    ``codes`` is the provider's table of business codes (its adapter's and
+    ``ProviderSpec.error_codes``): a code found there decides the class before the
+    status does. ``type_status`` gives the status an error type sent without one
+    stands for (``Adapter.error_statuses``).
     """
     kind = codes.get(details.code) if codes and details.code else None
     if kind in KIND_CLASS:
         return KIND_CLASS[kind]
-    if status is None and details.etype in _ERROR_TYPE_STATUS:
-        status = _ERROR_TYPE_STATUS[details.etype]
-    if details.code in _FILTER_CODES:
-        return ContentFilterError
-    if details.code in _QUOTA_CODES or _QUOTA_TEXT.search(details.message) or status == 402:
+    if status is None and type_status and details.etype is not None:
+        status = type_status.get(details.etype)
+    if _QUOTA_TEXT.search(details.message) or status == 402:
         return QuotaExceededError
     if status in (401, 403):
         return AuthenticationError
@@ -313,10 +290,12 @@ def build_error(
     mid_stream: bool = False,
 ) -> LLMError:
     """An ipyllm error that quotes the provider and says how to fix the problem."""
-    cls = error_class(status, details, ctx.error_codes)
+    statuses = ctx.adapter.error_statuses if ctx.adapter is not None else None
+    cls = error_class(status, details, ctx.error_codes, statuses)
     retry_after = None
     if issubclass(cls, RateLimitError):
-        retry_after = retry_after_seconds(headers or {}, body, details.message)
+        wait = ctx.body_retry_after(body)
+        retry_after = retry_after_seconds(headers or {}, wait, details.message)
     where = f"{ctx.label} error" + (f" {status}" if status else "")
     if mid_stream:
         where += " mid-stream"
@@ -339,7 +318,7 @@ def error_from_http(
     ctx: ErrorContext, status: int, headers: Mapping[str, str], raw: bytes
 ) -> LLMError:
     """The error for a non-2xx HTTP response (``raw``: at most :data:`BODY_LIMIT` bytes of it)."""
-    body, details = parse_error_body(raw)
+    body, details = parse_error_body(raw, ctx.details)
     if not details.message:
         details.message = f"HTTP {status} with an empty body"
     return build_error(ctx, status, details, headers=headers, body=body)
@@ -358,7 +337,7 @@ def error_from_event(
     (``mid_stream=False``: nothing was streamed before it)."""
     details = ErrorDetails(event.message, None, event.kind)
     if isinstance(event.body, dict):
-        details.code = details_of(event.body).code
+        details.code = ctx.details(event.body).code
     return build_error(
         ctx,
         event.status,

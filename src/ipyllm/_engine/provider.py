@@ -117,6 +117,8 @@ class Provider:
         self._transport_factory = transport_factory
         self._models = models or spec.models
         self._headers = headers or {}
+        # The wire format's business codes, with the provider's own on top.
+        self._error_codes = {**adapter.error_codes, **spec.error_codes}
         # One HTTP client per event loop (connections belong to the loop that opened
         # them), and how many requests each has in flight, for retire().
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
@@ -309,7 +311,7 @@ class Provider:
         """What this provider supports, for pickers and docs."""
         return {
             "streaming": True,
-            "reasoning": True,
+            "reasoning": self.spec.reasoning,
             "model_list": self.spec.has_model_list,
             "local": self.spec.local,
             "needs_key": self.spec.needs_key,
@@ -359,7 +361,13 @@ class Provider:
         env = self.spec.key_env[0] if self.spec.key_env else None
         spec = self.spec
         return ErrorContext(
-            self.name, spec.label, self.base_url, env, spec.needs_key, spec.error_codes
+            self.name,
+            spec.label,
+            self.base_url,
+            env,
+            spec.needs_key,
+            self._error_codes,
+            self.adapter,
         )
 
     def _hold_client(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient:

@@ -7,7 +7,6 @@ import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 # Statuses worth another try: timeout, conflict, rate limit, server trouble.
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -55,18 +54,12 @@ def _ratelimit_reset(headers: Mapping[str, str]) -> float | None:
     return min(waits) if waits else None
 
 
-def _body_retry_delay(body: Any) -> float | None:
-    # Gemini: error.details[] holds a google.rpc.RetryInfo with retryDelay "7s".
-    err = body.get("error") if isinstance(body, dict) else None
-    if isinstance(err, dict):
-        for detail in err.get("details") or ():
-            if isinstance(detail, dict) and "retryDelay" in detail:
-                return parse_duration(str(detail["retryDelay"]))
-    return None
-
-
-def retry_after_seconds(headers: Mapping[str, str], body: Any, message: str) -> float | None:
-    """How long the server asked us to wait, from headers, then body, then message text."""
+def retry_after_seconds(
+    headers: Mapping[str, str], body_wait: float | None, message: str
+) -> float | None:
+    """How long the server asked us to wait, from headers, then the body (``body_wait``,
+    what the provider's adapter found in it: :meth:`Adapter.retry_after`), then the
+    message text."""
     ms = headers.get("retry-after-ms")
     if ms:
         try:
@@ -80,7 +73,7 @@ def retry_after_seconds(headers: Mapping[str, str], body: Any, message: str) -> 
             return wait
     wait = _ratelimit_reset(headers)
     if wait is None:
-        wait = _body_retry_delay(body)
+        wait = body_wait
     if wait is None:
         hint = _BODY_HINT.search(message)
         if hint:

@@ -36,9 +36,9 @@ def _one_arg(args: list[str], usage: str) -> str:
 
 
 def _live_models(provider: str, timeout: float) -> list[str]:
-    from .. import _runner, get_provider
+    from .. import _worker, get_provider
 
-    future = _runner.submit(get_provider(provider).list_models())
+    future = _worker.submit(get_provider(provider).list_models())
     try:
         return future.result(timeout)
     except TimeoutError:  # the request's own (a builtin TimeoutError too): keep its message

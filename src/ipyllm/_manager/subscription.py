@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .._runner import ChunkBridge
+from .._worker import ChunkBridge
 from .events import TabDelta
 
 log = logging.getLogger("ipyllm")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .._types import (
@@ -19,14 +20,21 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
-from .spec import HTTPRequest, ProviderSpec, WireFormat, finish_request
+from .spec import (
+    ErrorDetails,
+    HTTPRequest,
+    ProviderSpec,
+    WireFormat,
+    finish_request,
+    read_error_body,
+)
 
 API_VERSION = "2023-06-01"
 # The Messages API requires max_tokens; this is what we ask for when the user did not.
 DEFAULT_MAX_TOKENS = 8192
 
 # Anthropic error types and the HTTP status each stands for.
-ERROR_STATUS = {
+ERROR_STATUS: Mapping[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,
     "permission_error": 403,
@@ -67,6 +75,8 @@ class AnthropicAdapter:
     """Stateless adapter for Anthropic's Messages SSE stream."""
 
     wire: WireFormat = "sse"
+    error_statuses: Mapping[str, int] = ERROR_STATUS
+    error_codes: Mapping[str, str] = {}
 
     def build_request(
         self,
@@ -174,3 +184,11 @@ class AnthropicAdapter:
     def parse_models(self, body: Any) -> list[str]:
         """Ids from ``{"data": [{"id": …}, …]}``."""
         return sorted(str(m["id"]) for m in body.get("data", []) if isinstance(m, dict))
+
+    def error_details(self, body: Any) -> ErrorDetails:
+        """``{"type": "error", "error": {"type": …, "message": …}}``: the common shape."""
+        return read_error_body(body)
+
+    def retry_after(self, body: Any) -> float | None:
+        """None: Anthropic says how long to wait in the ``retry-after`` header."""
+        return None

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from .spec import ProviderSpec
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .spec import Adapter, ProviderSpec
+
+if TYPE_CHECKING:
+    import httpx
 
 BUILTIN: tuple[ProviderSpec, ...] = (
     ProviderSpec(
@@ -93,6 +99,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         adapter="ollama",
         base_url="http://127.0.0.1:11434",
         base_url_env=("OLLAMA_HOST",),
+        bare_host_port=11434,  # OLLAMA_HOST is often "0.0.0.0:11434" or "localhost"
         needs_key=False,
         local=True,
         default_model="llama3.2",
@@ -167,6 +174,9 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         models=("glm-4.6", "glm-4.5", "glm-4.5-air"),
         has_model_list=False,
         max_temperature=1.0,  # Z.AI documents [0, 1]
+        # Z.AI's business code for an account out of balance (docs.z.ai, error codes),
+        # sent with HTTP 429 like a rate limit; retrying will not help.
+        error_codes={"1113": "quota"},
     ),
     ProviderSpec(
         name="openai-compatible",
@@ -189,6 +199,8 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         local=True,
         default_model="demo",
         models=("demo",),
+        transport="demo",  # answered in-process (demo.DemoTransport): no network
+        reasoning=False,
     ),
 )
 
@@ -221,3 +233,40 @@ PREFERRED: tuple[str, ...] = (
 )
 OFFLINE = "demo"
 """The provider that needs no key and no network: the default when no provider has a key."""
+ENDPOINT_TEMPLATE = "openai-compatible"
+"""The row ``register_endpoint`` copies for a named endpoint."""
+EXAMPLE_MODEL = "anthropic:claude-sonnet-4-5"
+"""A ``provider:model`` name, for messages that show how to write one."""
+LOCAL_EXAMPLE = "ollama"
+"""A local provider, for messages that show how to name a model it serves."""
+
+
+def new_adapter(kind: str) -> Adapter:
+    """A fresh adapter for a row's ``adapter`` (imported on first use, so that the
+    catalog stays cheap to import)."""
+    if kind == "openai":
+        from .openai_chat import OpenAIChatAdapter
+
+        return OpenAIChatAdapter()
+    if kind == "anthropic":
+        from .anthropic import AnthropicAdapter
+
+        return AnthropicAdapter()
+    if kind == "gemini":
+        from .gemini import GeminiAdapter
+
+        return GeminiAdapter()
+    if kind == "ollama":
+        from .ollama import OllamaAdapter
+
+        return OllamaAdapter()
+    raise KeyError(f"no adapter {kind!r}")
+
+
+def new_transport(name: str) -> Callable[[], httpx.AsyncBaseTransport]:
+    """The factory of the in-process transport a row's ``transport`` names."""
+    if name == "demo":
+        from .demo import DemoTransport
+
+        return DemoTransport
+    raise KeyError(f"no transport {name!r}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -20,10 +22,17 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
-from .spec import HTTPRequest, ProviderSpec, WireFormat, finish_request
+from .spec import (
+    ErrorDetails,
+    HTTPRequest,
+    ProviderSpec,
+    WireFormat,
+    finish_request,
+    read_error_body,
+)
 
 # Gemini's error statuses (google.rpc codes) and the HTTP status each stands for.
-ERROR_STATUS = {
+ERROR_STATUS: Mapping[str, int] = {
     "INVALID_ARGUMENT": 400,
     "FAILED_PRECONDITION": 400,
     "UNAUTHENTICATED": 401,
@@ -35,6 +44,8 @@ ERROR_STATUS = {
     "DEADLINE_EXCEEDED": 504,
 }
 
+# A google.protobuf.Duration in JSON: seconds, with up to nine decimals, and an "s".
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)s")
 
 # Finish reasons that mean a filter stopped the answer; they become "content_filter",
 # with Gemini's own word kept as the filter reason.
@@ -60,6 +71,8 @@ class GeminiAdapter:
     """Stateless adapter for the Gemini API's SSE stream."""
 
     wire: WireFormat = "sse"
+    error_statuses: Mapping[str, int] = ERROR_STATUS
+    error_codes: Mapping[str, str] = {}
 
     def build_request(
         self,
@@ -187,3 +200,18 @@ class GeminiAdapter:
         """Names from ``{"models": [{"name": "models/…"}, …]}``, without the prefix."""
         names = (str(m.get("name", "")) for m in body.get("models", []) if isinstance(m, dict))
         return sorted(n.removeprefix("models/") for n in names if n)
+
+    def error_details(self, body: Any) -> ErrorDetails:
+        """``{"error": {"code": 429, "message": …, "status": "RESOURCE_EXHAUSTED"}}``:
+        the common shape, with the google.rpc status as the type."""
+        return read_error_body(body)
+
+    def retry_after(self, body: Any) -> float | None:
+        """The ``retryDelay`` of a google.rpc.RetryInfo in ``error.details`` ("7s")."""
+        err = body.get("error") if isinstance(body, dict) else None
+        if isinstance(err, dict):
+            for detail in err.get("details") or ():
+                if isinstance(detail, dict) and "retryDelay" in detail:
+                    match = _DURATION.fullmatch(str(detail["retryDelay"]).strip())
+                    return float(match.group(1)) if match else None
+        return None

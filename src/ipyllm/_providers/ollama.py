@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .._types import (
@@ -17,13 +18,23 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
-from .spec import HTTPRequest, ProviderSpec, WireFormat, chat_messages, finish_request
+from .spec import (
+    ErrorDetails,
+    HTTPRequest,
+    ProviderSpec,
+    WireFormat,
+    chat_messages,
+    finish_request,
+    read_error_body,
+)
 
 
 class OllamaAdapter:
     """Stateless adapter for Ollama's NDJSON chat stream."""
 
     wire: WireFormat = "ndjson"
+    error_statuses: Mapping[str, int] = {}
+    error_codes: Mapping[str, str] = {}
 
     def build_request(
         self,
@@ -93,3 +104,11 @@ class OllamaAdapter:
     def parse_models(self, body: Any) -> list[str]:
         """Names from ``{"models": [{"name": …}, …]}``."""
         return sorted(str(m["name"]) for m in body.get("models", []) if isinstance(m, dict))
+
+    def error_details(self, body: Any) -> ErrorDetails:
+        """``{"error": "…"}``: the common shape."""
+        return read_error_body(body)
+
+    def retry_after(self, body: Any) -> float | None:
+        """None: Ollama never asks a client to wait."""
+        return None

@@ -5,6 +5,7 @@ MiniMax, Z.AI and any OpenAI-compatible endpoint. Differences are table rows (se
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .._types import (
@@ -22,7 +23,35 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
-from .spec import HTTPRequest, ProviderSpec, WireFormat, chat_messages, finish_request
+from .spec import (
+    ErrorDetails,
+    HTTPRequest,
+    ProviderSpec,
+    WireFormat,
+    chat_messages,
+    finish_request,
+    read_error_body,
+)
+
+# Error types sent without a status, and the status each stands for: OpenAI's own, and
+# Anthropic's, which OpenAI-compatible proxies pass on.
+ERROR_STATUS: Mapping[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+    "server_error": 500,
+}
+# OpenAI's codes for an account out of money or quota for good (not a transient rate
+# limit), and Azure OpenAI's for a prompt its content filter refused (a 400).
+ERROR_CODES: Mapping[str, str] = {
+    "insufficient_quota": "quota",
+    "billing_hard_limit_reached": "quota",
+    "content_filter": "content_filter",
+}
 
 
 class OpenAIStreamState:
@@ -69,11 +98,16 @@ def error_event(raw: Any) -> ErrorEvent:
     code = err.get("code")
     if status is None and isinstance(code, int):
         status = code
-    message = str(err.get("message") or err.get("error") or raw)
+    message = _with_upstream(str(err.get("message") or err.get("error") or raw), err)
+    return ErrorEvent(message=message, status=status, kind=err.get("type"), body=raw)
+
+
+def _with_upstream(message: str, err: dict[str, Any]) -> str:
+    # OpenRouter puts the upstream provider's own words in error.metadata.raw.
     metadata = err.get("metadata")
     if isinstance(metadata, dict) and metadata.get("raw"):
-        message = f"{message}: {metadata['raw']}"
-    return ErrorEvent(message=message, status=status, kind=err.get("type"), body=raw)
+        return f"{message}: {metadata['raw']}"
+    return message
 
 
 def _tool_call(call: dict[str, Any], index: int) -> ToolCallDelta:
@@ -141,6 +175,8 @@ class OpenAIChatAdapter:
     """Stateless adapter for the Chat Completions streaming API."""
 
     wire: WireFormat = "sse"
+    error_statuses: Mapping[str, int] = ERROR_STATUS
+    error_codes: Mapping[str, str] = ERROR_CODES
 
     def build_request(
         self,
@@ -253,3 +289,19 @@ class OpenAIChatAdapter:
     def parse_models(self, body: Any) -> list[str]:
         """Ids from ``{"data": [{"id": …}, …]}``."""
         return sorted(str(m["id"]) for m in body.get("data", []) if isinstance(m, dict))
+
+    def error_details(self, body: Any) -> ErrorDetails:
+        """The common error body, MiniMax's ``base_resp`` envelope (its business code is
+        the code), and OpenRouter's upstream words appended to the message."""
+        if isinstance(body, dict) and "error" not in body and _base_resp_failed(body):
+            code = str(body["base_resp"]["status_code"])
+            return ErrorDetails(_base_resp_message(body), code, None)
+        details = read_error_body(body)
+        err = body.get("error", body) if isinstance(body, dict) else None
+        if isinstance(err, dict):
+            details.message = _with_upstream(details.message, err)
+        return details
+
+    def retry_after(self, body: Any) -> float | None:
+        """None: these servers say how long to wait in headers or in the message."""
+        return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -23,7 +25,7 @@ class ProviderSpec:
 
     name: str
     label: str
-    adapter: str  # "openai", "anthropic", "gemini", "ollama" or "demo"
+    adapter: str  # "openai", "anthropic", "gemini" or "ollama" (catalog.new_adapter)
     base_url: str | None
     base_url_env: tuple[str, ...] = ()
     key_env: tuple[str, ...] = ()
@@ -35,6 +37,15 @@ class ProviderSpec:
     # a private network (register_endpoint(..., allow_insecure_http=True), configure).
     allow_insecure_http: bool = False
     has_model_list: bool = True
+    # Whether its models may stream their reasoning as text (Provider.capabilities()).
+    reasoning: bool = True
+    # An in-process transport that answers instead of the network, by name
+    # (catalog.new_transport): the offline demo's. None: real HTTP.
+    transport: str | None = None
+    # The base-URL environment variable may hold a bare ``host[:port]`` rather than a
+    # URL (OLLAMA_HOST's convention): it then means http://host:this port, and a
+    # wildcard 0.0.0.0 (where a server listens) means loopback (where a client goes).
+    bare_host_port: int | None = None
     # Highest temperature the provider documents (the lowest is 0 everywhere); a request
     # above it is refused before it is sent. 2.0 is OpenAI's, Gemini's, xAI's,
     # OpenRouter's and Fireworks'; None means no documented bound (local servers).
@@ -51,6 +62,35 @@ class ProviderSpec:
 
 
 @dataclass(slots=True)
+class ErrorDetails:
+    """The parts of a provider's error body that matter: its words, its code, its type."""
+
+    message: str
+    code: str | None
+    etype: str | None
+
+
+def read_error_body(body: Any) -> ErrorDetails:
+    """Message, code and type from the error body most vendors share: the message under
+    ``error`` (a string, or an object with ``message``), a ``code``, ``type`` or
+    ``status`` beside it. An adapter's :meth:`Adapter.error_details` starts here."""
+    if not isinstance(body, dict):
+        return ErrorDetails(str(body or ""), None, None)
+    err = body.get("error", body)
+    if isinstance(err, str):  # {"error": "…"}
+        return ErrorDetails(err, _str(body.get("code")), None)
+    if not isinstance(err, dict):
+        return ErrorDetails(json.dumps(body)[:500], None, None)
+    message = str(err.get("message") or body.get("message") or json.dumps(body)[:500])
+    etype = err.get("type") or err.get("status")
+    return ErrorDetails(message, _str(err.get("code")), _str(etype))
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(slots=True)
 class HTTPRequest:
     """A request an adapter wants sent; the engine sends it."""
 
@@ -61,9 +101,22 @@ class HTTPRequest:
 
 
 class Adapter(Protocol):
-    """The contract every wire adapter meets. Implementations are stateless."""
+    """The contract every wire adapter meets. Implementations are stateless.
+
+    Besides building requests and decoding streams, an adapter is where its wire
+    format's error quirks live, so the engine names no vendor: the error types it
+    sends without a status (:attr:`error_statuses`), its business codes
+    (:attr:`error_codes`), how its error bodies read (:meth:`error_details`) and
+    where a body says how long to wait (:meth:`retry_after`).
+    """
 
     wire: WireFormat
+    # Error types (ErrorEvent.kind, an error body's type) and the HTTP status each
+    # stands for, used to classify an error that came with no status.
+    error_statuses: Mapping[str, int]
+    # Business codes of the wire format and the kind of error each is, as in
+    # ProviderSpec.error_codes (a provider's own table wins over these).
+    error_codes: Mapping[str, str]
 
     def build_request(
         self,
@@ -96,6 +149,15 @@ class Adapter(Protocol):
 
     def parse_models(self, body: Any) -> list[str]:
         """Model ids from the body of :meth:`models_request`'s response."""
+        ...
+
+    def error_details(self, body: Any) -> ErrorDetails:
+        """Message, code and type from an error body (parsed JSON, or the text sent);
+        :func:`read_error_body` plus this format's own envelopes."""
+        ...
+
+    def retry_after(self, body: Any) -> float | None:
+        """Seconds an error body asks the client to wait before retrying, or None."""
         ...
 
 
