@@ -156,18 +156,22 @@ def test_blank_and_huge_tab_titles_are_refused_by_the_magic(
 
 def test_session_and_tab_send_refuse_bad_values(fake: FakeLLMServer, model: str) -> None:
     prompt = unique("session")
-    s = ipyllm.Session(model, temperature=math.nan)
-    refused(fake, prompt, lambda: s.ask(prompt))
+    # A Session's own values are checked when it is made, a call's at the call.
+    refused(fake, prompt, lambda: ipyllm.Session(model, temperature=math.nan).ask(prompt))
     good = ipyllm.Session(model)
     refused(fake, prompt, lambda: good.ask(prompt, max_tokens=0))
     refused(fake, prompt, lambda: good.tab.send(prompt, temperature=math.inf))
-    assert s.tab.turns == []  # no failed turn either
-    assert good.tab.turns == []
+    assert good.tab.turns == []  # no failed turn either
+    assert [t.title for t in ipyllm.manager().tabs] == [good.tab.title]  # nor a tab
     anthropic = ipyllm.Session("anthropic:m", api_key=KEY, base_url=fake.base_url("anthropic"))
     assert "anthropic" in refused(fake, prompt, lambda: anthropic.ask(prompt, temperature=1.5))
-    # A fallback to a provider with a lower top is checked too.
-    mixed = ipyllm.Session([model, "anthropic:m"], temperature=1.5)
-    assert "anthropic" in refused(fake, prompt, lambda: mixed.ask(prompt))
+    # A fallback to a provider with a lower top is checked too, at either door.
+    mixed = ipyllm.Session([model, "anthropic:m"])
+    assert "anthropic" in refused(fake, prompt, lambda: mixed.ask(prompt, temperature=1.5))
+    message = refused(
+        fake, prompt, lambda: ipyllm.Session([model, "anthropic:m"], temperature=1.5).ask(prompt)
+    )
+    assert "anthropic" in message
 
 
 def test_session_refuses_blank_and_huge_tab_titles(fake: FakeLLMServer, model: str) -> None:

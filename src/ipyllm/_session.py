@@ -5,33 +5,20 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import _registry, _runner
+from . import _registry, _worker
 from ._errors import LLMError
 from ._registry import default_model as default_model  # ipyllm.default_model is found here
 from ._types import Message, ReasoningDelta, Response, TextDelta
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     from ._manager.handle import TurnHandle
+    from ._manager.options import CallOptions, RequestOptions, SendOptions
     from ._manager.runner import Sink
     from ._manager.tab import Tab
-
-# Options a single call may override.
-_CALL_OPTIONS = frozenset(
-    {
-        "system",
-        "temperature",
-        "max_tokens",
-        "extra_body",
-        "headers",
-        "timeout",
-        "connect_timeout",
-        "deadline",
-        "max_answer_chars",
-        "max_history",
-    }
-)
 
 
 class Session:
@@ -44,7 +31,15 @@ class Session:
     ``model`` may be a list: later models are tried when one fails before its
     first token (as are those in ``fallback``). ``tab`` names the tab to write
     into (an open tab continues its conversation; a new name opens one); a
-    fresh tab by default. Limits (docs/limits.md; ``None``: what
+    fresh tab by default. The request options are ``Tab.send``'s (one
+    declaration, ``RequestOptions``): ``system``, ``temperature``,
+    ``max_tokens``, ``extra_body``, ``headers``, ``api_key``, ``base_url``,
+    ``allow_insecure_http``, ``max_retries`` (default 2), ``max_history`` and
+    the limits; they are checked here, kept in :attr:`options`, and each call
+    to ``ask``/``stream`` may override any but the three that pick the endpoint
+    (a value given to the call wins, then the Session's, then what
+    ``ipyllm.configure`` set, then the default). An unknown option is a
+    ``TypeError`` naming the nearest valid one. Limits (docs/limits.md; ``None``: what
     ``ipyllm.configure`` set, else the default): ``timeout`` is the silence
     allowed between two chunks (default 300 s), ``connect_timeout`` the time to
     connect (15 s), ``deadline`` the whole turn, every retry and fallback model
@@ -65,33 +60,16 @@ class Session:
         self,
         model: str | Sequence[str] | None = None,
         *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        system: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        max_retries: int = 2,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        deadline: float | None = None,
-        max_answer_chars: int | None = None,
-        max_history: int | None = None,
         tab: str | Tab | None = None,
         fallback: Sequence[str] = (),
-        allow_insecure_http: bool = False,
+        **options: Unpack[SendOptions],
     ) -> None:
-        from ._engine.limits import check_limits
         from ._manager.manager import manager
-        from ._manager.runner import check_max_history
+        from ._manager.options import request_options
         from ._manager.tab import Tab
 
-        check_limits(
-            "Session()",
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            deadline=deadline,
-            max_answer_chars=max_answer_chars,
-        )
+        self.options: RequestOptions = request_options("Session()", options)
+        """Every call's request options (a call's own win); ``None``: not given."""
         requested = [model] if isinstance(model, str) or model is None else list(model)
         first = requested[0] or default_model()
         self.provider_name, self.model_name = _registry.parse_model(first)
@@ -99,21 +77,14 @@ class Session:
         self.models = [self.model] + [m for m in [*requested[1:], *fallback] if m]
         for other in self.models[1:]:
             _registry.parse_model(other)
+        opts = self.options
         self.provider = _registry.get_provider(
-            self.provider_name, api_key, base_url, allow_insecure_http=allow_insecure_http
+            self.provider_name,
+            opts.api_key,
+            opts.base_url,
+            allow_insecure_http=bool(opts.allow_insecure_http),
         )
-        self._api_key = api_key
-        self._base_url = base_url
-        self._allow_insecure_http = allow_insecure_http
-        self.system = system
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.deadline = deadline
-        self.max_answer_chars = max_answer_chars
-        self.max_history = check_max_history(max_history)
+        opts.check_models(self.models)
         mgr = manager()
         if tab is None:
             self.tab = mgr.new_tab(model=self.model)
@@ -142,20 +113,24 @@ class Session:
 
     # ---- blocking API ----------------------------------------------------------
 
-    def ask(self, prompt: str, **options: Any) -> Response:
+    def ask(self, prompt: str, **options: Unpack[CallOptions]) -> Response:
         """Send ``prompt`` and return the whole answer."""
-        for _ in self.stream(prompt, **options):
+        for _ in self._stream(prompt, self._call_options("Session.ask()", options)):
             pass
         assert self.last is not None
         return self.last
 
-    def stream(self, prompt: str, **options: Any) -> Iterator[str]:
+    def stream(self, prompt: str, **options: Unpack[CallOptions]) -> Iterator[str]:
         """Send ``prompt`` and yield the answer's text as it arrives.
 
-        Breaking out of the loop stops the stream and closes the connection;
-        ``self.last`` then holds the partial answer.
+        The options are checked here, at the call; the prompt is sent when the
+        loop starts. Breaking out of the loop stops the stream and closes the
+        connection; ``self.last`` then holds the partial answer.
         """
-        bridge: _runner.ChunkBridge[str] = _runner.ChunkBridge()
+        return self._stream(prompt, self._call_options("Session.stream()", options))
+
+    def _stream(self, prompt: str, options: RequestOptions) -> Iterator[str]:
+        bridge: _worker.ChunkBridge[str] = _worker.ChunkBridge()
 
         def sink(delta: TextDelta | ReasoningDelta) -> None:
             if type(delta) is TextDelta:
@@ -177,15 +152,19 @@ class Session:
 
     # ---- asyncio API -----------------------------------------------------------
 
-    async def aask(self, prompt: str, **options: Any) -> Response:
+    async def aask(self, prompt: str, **options: Unpack[CallOptions]) -> Response:
         """Async :meth:`ask`."""
-        async for _ in self.astream(prompt, **options):
+        async for _ in self._astream(prompt, self._call_options("Session.aask()", options)):
             pass
         assert self.last is not None
         return self.last
 
-    async def astream(self, prompt: str, **options: Any) -> AsyncIterator[str]:
-        """Async :meth:`stream`; cancelling it closes the connection and keeps the partial."""
+    def astream(self, prompt: str, **options: Unpack[CallOptions]) -> AsyncIterator[str]:
+        """Async :meth:`stream` (the options are checked at the call); cancelling it
+        closes the connection and keeps the partial."""
+        return self._astream(prompt, self._call_options("Session.astream()", options))
+
+    async def _astream(self, prompt: str, options: RequestOptions) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         items: collections.deque[str] = collections.deque()
         waiter: list[asyncio.Future[None]] = []  # the consumer's, while it waits
@@ -243,34 +222,13 @@ class Session:
 
     # ---- internals -------------------------------------------------------------
 
-    def _send(self, prompt: str, sink: Sink, overrides: dict[str, Any]) -> TurnHandle:
-        unknown = set(overrides) - _CALL_OPTIONS
-        if unknown:
-            raise TypeError(
-                f"Unknown option(s): {', '.join(sorted(unknown))}; "
-                f"a call takes {', '.join(sorted(_CALL_OPTIONS))}."
-            )
-        options = {
-            "system": self.system,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "timeout": self.timeout,
-            "connect_timeout": self.connect_timeout,
-            "deadline": self.deadline,
-            "max_answer_chars": self.max_answer_chars,
-            "max_history": self.max_history,
-            **overrides,
-        }
-        return self.tab.send(
-            prompt,
-            model=self.models,
-            sink=sink,
-            max_retries=self.max_retries,
-            api_key=self._api_key,
-            base_url=self._base_url,
-            allow_insecure_http=self._allow_insecure_http,
-            **options,
-        )
+    def _call_options(self, where: str, overrides: CallOptions) -> RequestOptions:
+        from ._manager.options import CALL_OPTION_NAMES
+
+        return self.options.merged_from(where, overrides, CALL_OPTION_NAMES)
+
+    def _send(self, prompt: str, sink: Sink, options: RequestOptions) -> TurnHandle:
+        return self.tab.send(prompt, model=self.models, sink=sink, options=options)
 
     def _settle(self, handle: TurnHandle) -> None:
         try:

@@ -21,6 +21,7 @@ from .interpolate import interpolate
 from .state import CellOptions, MagicState
 
 if TYPE_CHECKING:
+    from .._manager.options import RequestOptions
     from .._manager.tab import Tab
     from .._manager.turn import Turn
 
@@ -62,7 +63,7 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
         tab = choose_tab(opts, state)
         if opts.model:
             tab.set_model(opts.model)
-        handle = tab.send(prompt, context=opts.context, **_send_options(opts))
+        handle = tab.send(prompt, context=opts.context, options=request_options(opts))
     except LLMError as exc:
         raise UsageError(redact(str(exc))) from None
     turn = handle.turn
@@ -84,26 +85,25 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
     finish(raise_errors=True)
 
 
-def _send_options(opts: CellOptions) -> dict[str, Any]:
+def request_options(opts: CellOptions) -> RequestOptions:
+    """The request options a cell asks for (the format's hint added to its system prompt)."""
+    from .._manager.options import RequestOptions
+
     system = opts.system
     hint = _FORMAT_HINTS.get(opts.format)
     if hint:
         system = f"{system}\n\n{hint}" if system else hint
-    out: dict[str, Any] = {}
-    for name, value in (
-        ("system", system),
-        ("temperature", opts.temperature),
-        ("max_tokens", opts.max_tokens),
-        ("max_history", opts.max_history),
-        ("base_url", opts.base_url),
-        ("timeout", opts.timeout),
-        ("connect_timeout", opts.connect_timeout),
-        ("deadline", opts.deadline),
-        ("max_answer_chars", opts.max_answer_chars),
-    ):
-        if value is not None:
-            out[name] = value
-    return out
+    return RequestOptions(
+        system=system,
+        temperature=opts.temperature,
+        max_tokens=opts.max_tokens,
+        max_history=opts.max_history,
+        base_url=opts.base_url,
+        timeout=opts.timeout,
+        connect_timeout=opts.connect_timeout,
+        deadline=opts.deadline,
+        max_answer_chars=opts.max_answer_chars,
+    )
 
 
 class LiveOutput:

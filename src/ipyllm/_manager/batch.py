@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import _registry, _runner
+from .. import _registry, _worker
 from .._errors import LLMError
-from .._types import Message, Options, Response, check_options
+from .._types import Message, Response
 from .cost import cost_usd
+from .options import request_options, stream_request
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from .options import SendOptions
 
 
 def batch(
@@ -17,48 +23,37 @@ def batch(
     model: str | None = None,
     *,
     concurrency: int = 8,
-    system: str | None = None,
     progress: bool = True,
-    **options: Any,
+    **options: Unpack[SendOptions],
 ) -> list[Response | LLMError]:
     """Answer every prompt independently, ``concurrency`` at a time.
 
     Returns one item per prompt, in input order: the :class:`~ipyllm.Response`,
     or the :class:`~ipyllm.LLMError` that prompt failed with (a failure never
     stops the others). Shows a progress bar in notebooks and terminals. The
-    provider's rate limit (``manager().set_rate_limit``) applies. Other
-    options: ``temperature``, ``max_tokens``, ``api_key``, ``base_url``,
-    ``max_retries``, and the limits ``timeout``, ``connect_timeout``,
-    ``deadline`` (each prompt's, from when it starts) and ``max_answer_chars``
-    (docs/limits.md).
+    provider's rate limit (``manager().set_rate_limit``) applies. The request
+    options are ``Tab.send``'s: ``system``, ``temperature``, ``max_tokens``,
+    ``extra_body``, ``headers``, ``api_key``, ``base_url``,
+    ``allow_insecure_http``, ``max_retries``, and the limits ``timeout``,
+    ``connect_timeout``, ``deadline`` (each prompt's, from when it starts) and
+    ``max_answer_chars`` (docs/limits.md); ``max_history`` has nothing to cut
+    (each prompt goes alone). An unknown option is a :class:`TypeError`.
     """
-    from .._engine.limits import check_limits
     from .manager import manager
 
+    opts = request_options("batch()", options)
     prompts = list(prompts)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     provider_name, model_name = _registry.parse_model(model or _registry.default_model())
     provider = _registry.get_provider(
         provider_name,
-        options.pop("api_key", None),
-        options.pop("base_url", None),
-        allow_insecure_http=bool(options.pop("allow_insecure_http", False)),
+        opts.api_key,
+        opts.base_url,
+        allow_insecure_http=bool(opts.allow_insecure_http),
     )
-    max_retries = int(options.pop("max_retries", 2))
-    limits = {
-        name: options.pop(name, None)
-        for name in ("timeout", "connect_timeout", "deadline", "max_answer_chars")
-    }
-    check_limits("batch()", **limits)
-    call = Options(model=model_name, system=system, **options)
     # batch bypasses Tab.send, so the provider's temperature range is checked here.
-    check_options(
-        call.temperature,
-        None,
-        max_temperature=provider.spec.max_temperature,
-        provider=provider_name,
-    )
+    opts.check_models([f"{provider_name}:{model_name}"])
     gate = manager().limiter_for(provider)
     bar = _progress_bar(len(prompts)) if progress else None
 
@@ -69,16 +64,7 @@ def batch(
             messages: list[Message] = [{"role": "user", "content": prompt}]
             async with slots:
                 try:
-                    response = await provider.query_stream(
-                        messages,
-                        call,
-                        max_retries=max_retries,
-                        idle_timeout=limits["timeout"],
-                        connect_timeout=limits["connect_timeout"],
-                        deadline=limits["deadline"],
-                        max_answer_chars=limits["max_answer_chars"],
-                        gate=gate,
-                    )
+                    response = await stream_request(provider, messages, model_name, opts, gate=gate)
                     response.cost = cost_usd(
                         provider_name, model_name, response.tokens_in, response.tokens_out
                     )
@@ -91,7 +77,7 @@ def batch(
 
         return list(await asyncio.gather(*(one(p) for p in prompts)))
 
-    future = _runner.submit(run_all())
+    future = _worker.submit(run_all())
     try:
         return future.result()
     except BaseException:  # KeyboardInterrupt: stop every request still running

@@ -6,9 +6,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .. import _runner
+from .. import _worker
 from .._errors import ConfigurationError, LLMError, TabBusyError, UnknownTabError
 from .._types import Message, Response
 from .cost import cost_usd
@@ -22,12 +22,16 @@ from .events import (
     TabStatusName,
 )
 from .handle import TurnHandle
-from .runner import Sink, TurnPlan, check_max_history, guarded, stop_turn
+from .options import RequestOptions, check_max_history, request_options
+from .runner import Sink, TurnPlan, guarded, stop_turn
 from .subscription import Subscription
 from .turn import Turn
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     from .manager import SessionManager
+    from .options import SendOptions
 
 # Turns whose prompt and answer later prompts send along.
 _ANSWERED = ("done", "stopped")
@@ -194,25 +198,30 @@ class Tab:
         model: str | Sequence[str] | None = None,
         fallback: Sequence[str] = (),
         sink: Sink | None = None,
-        **options: Any,
+        options: RequestOptions | None = None,
+        **overrides: Unpack[SendOptions],
     ) -> TurnHandle:
         """Start a turn in the background and return its handle.
 
         ``context`` names other tabs whose transcripts go into the query.
         ``model`` (or a list of models, tried in order) overrides the tab's
-        model for this turn; ``fallback`` adds models to try after it. Other
-        options: ``system``, ``temperature``, ``max_tokens``, ``extra_body``,
+        model for this turn; ``fallback`` adds models to try after it. The
+        request options (:class:`~ipyllm._manager.options.RequestOptions`) come
+        as ``options``, as keywords, or both (a keyword that is not ``None``
+        wins): ``system``, ``temperature``, ``max_tokens``, ``extra_body``,
         ``headers``, ``api_key``, ``base_url`` and ``allow_insecure_http`` (for
         the first model), ``max_retries``, ``max_history`` (earlier turns sent;
         default :attr:`max_history`, all), and the limits (docs/limits.md)
         ``timeout``, ``connect_timeout``, ``deadline`` (the whole turn, fallback
-        models included) and ``max_answer_chars``. A temperature outside the
-        range of any model's provider, a ``max_tokens`` that is not a positive
-        integer, or a limit or ``max_history`` out of range raises
-        :class:`~ipyllm.InvalidOptionError` before anything is sent or recorded.
+        models included) and ``max_answer_chars``. An unknown option is a
+        :class:`TypeError`; a temperature outside the range of any model's
+        provider, a ``max_tokens`` that is not a positive integer, or a limit or
+        ``max_history`` out of range raises :class:`~ipyllm.InvalidOptionError`;
+        both before anything is sent or recorded.
         """
+        opts = request_options("Tab.send()", overrides, options)
         models = _models(model or self.model, fallback)
-        plan = TurnPlan(models=models, **options)
+        plan = TurnPlan(models, opts)
         context_text = self.manager.context_text(context or (), exclude=self)
         with self._lock:
             if self.closed:
@@ -227,14 +236,14 @@ class Tab:
             content = f"{context_text}\n\n{prompt}" if context_text else prompt
             # The turn names the conversation it continues instead of copying it.
             extends = next((t for t in reversed(self.turns) if t.status in _ANSWERED), None)
-            kept = self._max_history if plan.max_history is None else plan.max_history
+            kept = self._max_history if opts.max_history is None else opts.max_history
             turn = Turn(
                 len(self.turns), prompt, None, models[0], prompt=content, extends=extends, kept=kept
             )
             self.turns.append(turn)
             # Announced before the first delta can arrive, so views see the new turn first.
             self._publish(TabStatus(self.id, turn.index, "streaming"))
-            future = _runner.submit(guarded(self, turn, plan, sink))
+            future = _worker.submit(guarded(self, turn, plan, sink))
         return TurnHandle(self, turn, future)
 
     def rename(self, title: str) -> None:
