@@ -296,3 +296,49 @@ def test_a_one_turn_panel_lets_go_of_its_threads_once_the_turn_settles(
     assert not done.following
     done.handle(None, {"type": "sync", "tab": tab.id})
     assert late.of_type("snapshot")[0]["past"][0]["text"] == "one two three"
+
+
+class EventLog(PanelController):
+    """A controller that keeps every event its subscription delivers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.seen: list[object] = []
+        super().__init__(*args, **kwargs)
+
+    def _on_event(self, event: object) -> None:
+        self.seen.append(event)
+        super()._on_event(event)
+
+
+def test_a_compact_panel_is_never_handed_another_tabs_events(
+    fake: FakeLLMServer, endpoint: str
+) -> None:
+    from ipyllm._manager.events import TabDelta, TabsChanged
+
+    manager = SessionManager()
+    mine, other = manager.new_tab("mine", endpoint), manager.new_tab("other", endpoint)
+    one = EventLog(RecordingModel(), manager, only_tab=mine.id)
+    full_model = RecordingModel()
+    full = EventLog(full_model, manager)
+    try:
+        fake.add_reply(Reply([f"o{i} " for i in range(20)], delay_s=0.005))
+        busy = other.send("b")
+        fake.add_reply(Reply(["for ", "me"], delay_s=0.005))
+        mine.send("a").result(WAIT)
+        busy.result(WAIT)
+        other.rename("other, renamed")
+        mine.rename("mine, renamed")
+        assert wait_until(lambda: any(isinstance(e, TabsChanged) for e in one.seen))
+        assert wait_until(lambda: len([e for e in full.seen if isinstance(e, TabsChanged)]) >= 2)
+        time.sleep(0.1)
+        # The one-tab panel's callback saw its own tab's traffic and nothing else...
+        assert {getattr(e, "tab_id", None) for e in one.seen} == {mine.id}
+        assert "".join(e.text for e in one.seen if isinstance(e, TabDelta)) == "for me"
+        assert [t["title"] for t in one.model.tabs] == ["mine, renamed"]
+        # ...while the full panel follows every tab.
+        full_deltas = [e for e in full.seen if isinstance(e, TabDelta)]
+        assert {e.tab_id for e in full_deltas} == {mine.id, other.id}
+    finally:
+        one.close()
+        full.close()
+    assert not one.following

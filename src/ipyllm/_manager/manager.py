@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .._errors import InvalidOptionError, UnknownTabError
+from .bus import EventBus
 from .events import ManagerEvent, TabsChanged
 from .subscription import Subscription
 from .tab import Tab
@@ -63,8 +64,8 @@ class SessionManager:
         self._limiters: dict[str, ProviderGates] = {}  # provider name -> its gates
         self._history = history
         self._counter = 0
-        # Subscriptions to every tab's events; read without the lock on the stream's path.
-        self._watchers: tuple[Subscription, ...] = ()
+        # Every tab event goes through it: to the manager-wide subscribers and the tab's.
+        self.bus = EventBus()
 
     def __repr__(self) -> str:
         return f"<SessionManager tabs={len(self._tabs)}>"
@@ -89,7 +90,7 @@ class SessionManager:
             title = self._unique_title(title or f"Tab {self._counter}")
             tab = Tab(self, title, model or default_model())
             self._tabs[tab.id] = tab
-        self._announce(TabsChanged(tab.id, "opened"))
+        self.publish(TabsChanged(tab.id, "opened"))
         return tab
 
     def tab(self, id_or_title: str | Tab) -> Tab:
@@ -141,7 +142,7 @@ class SessionManager:
                 turns_from_records(records),
             )
             self._tabs[tab.id] = tab
-        self._announce(TabsChanged(tab.id, "opened"))
+        self.publish(TabsChanged(tab.id, "opened"))
         return tab
 
     def subscribe(self, callback: Callable[[ManagerEvent], object]) -> Subscription:
@@ -150,16 +151,16 @@ class SessionManager:
         One delivery thread serves the subscription (a view of all tabs, like
         the chat panel); ``unsubscribe`` ends it.
         """
-        sub = Subscription(callback, name="ipyllm-manager-watch")
-        with self._lock:
-            self._watchers = (*self._watchers, sub)
-        return sub
+        return self.bus.subscribe(callback, name="ipyllm-manager-watch")
 
     def unsubscribe(self, sub: Subscription) -> None:
-        """Stop delivering to ``sub``."""
-        with self._lock:
-            self._watchers = tuple(w for w in self._watchers if w is not sub)
-        sub.close()
+        """Stop delivering to ``sub`` (a manager's or a tab's subscription)."""
+        self.bus.unsubscribe(sub)
+
+    def publish(self, event: ManagerEvent) -> None:
+        """Queue ``event`` for every subscriber of the manager and of its tab (any thread;
+        never blocks). Tabs publish their deltas and statuses here."""
+        self.bus.publish(event)
 
     def context_text(self, tabs: Iterable[Tab | str], exclude: Tab | None = None) -> str:
         """Transcripts of ``tabs``, as put in front of a prompt that asks for context."""
@@ -184,23 +185,24 @@ class SessionManager:
             n += 1
         return f"{title} ({n})"
 
-    def _forget(self, tab: Tab) -> None:
+    def remove(self, tab: Tab) -> None:
+        """Drop ``tab`` from the open tabs and end its subscriptions. :meth:`Tab.close`
+        calls it (after stopping the tab); close a tab with that."""
         with self._lock:
             known = self._tabs.pop(tab.id, None) is not None
         if known:
-            self._announce(TabsChanged(tab.id, "closed"))
+            self.publish(TabsChanged(tab.id, "closed"))
+        self.bus.end(tab.id)
 
-    def _retitle(self, tab: Tab, title: str) -> None:
+    def rename(self, tab: Tab, title: str) -> None:
+        """Give ``tab`` the title ``title``, stripped and made unique among open tabs
+        (:class:`~ipyllm.InvalidOptionError` unless 1 to 200 characters)."""
         title = check_title(title)
         with self._lock:
             if tab.title == title:
                 return
             tab.title = self._unique_title(title)
-        self._announce(TabsChanged(tab.id, "renamed"))
-
-    def _announce(self, event: TabsChanged) -> None:
-        for sub in self._watchers:
-            sub.put(event)
+        self.publish(TabsChanged(tab.id, "renamed"))
 
     # ---- shared services -------------------------------------------------------
 

@@ -26,7 +26,7 @@ from .._types import Message, ReasoningDelta, Response, TextDelta
 from .options import RequestOptions, stream_request
 
 if TYPE_CHECKING:
-    from .tab import Tab
+    from .tab import TurnWriter
     from .turn import Turn
 
 log = logging.getLogger("ipyllm")
@@ -69,14 +69,16 @@ def _estimate_tokens(messages: list[Message], max_tokens: int | None) -> int:
     return sum(len(m["content"]) for m in messages) // 4 + (max_tokens or 256)
 
 
-async def run_turn(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> Response:
-    """Stream ``turn`` into ``tab``, trying ``plan.models`` in order until one answers."""
+async def run_turn(writer: TurnWriter, plan: TurnPlan, sink: Sink | None) -> Response:
+    """Stream ``writer``'s turn, trying ``plan.models`` in order until one answers."""
     delivered = False
+    turn = writer.turn
+    append = writer.append
 
     def on_chunk(delta: TextDelta | ReasoningDelta) -> None:
         nonlocal delivered
         delivered = True
-        tab._append(turn, "text" if type(delta) is TextDelta else "reasoning", delta.text)
+        append("text" if type(delta) is TextDelta else "reasoning", delta.text)
         if sink is not None:
             sink(delta)
 
@@ -104,7 +106,7 @@ async def run_turn(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> R
                 model_name,
                 options,
                 on_chunk,
-                gate=tab.manager.limiter_for(provider),
+                gate=writer.gate_for(provider),
                 deadline_from=started,
                 estimated_tokens=_estimate_tokens(messages, options.max_tokens),
             )
@@ -135,24 +137,25 @@ def stop_turn(turn: Turn) -> None:
     _worker.worker_loop().call_soon_threadsafe(stop_on_loop)
 
 
-async def guarded(tab: Tab, turn: Turn, plan: TurnPlan, sink: Sink | None) -> Response:
+async def guarded(writer: TurnWriter, plan: TurnPlan, sink: Sink | None) -> Response:
     """:func:`run_turn`, then settle the turn: done, stopped (partial kept) or error.
 
     The future of this coroutine completes only once the turn has settled.
     """
+    turn = writer.turn
     try:
         turn.task = asyncio.current_task()
         if turn.stop_requested:
             raise asyncio.CancelledError
-        response = await run_turn(tab, turn, plan, sink)
+        response = await run_turn(writer, plan, sink)
     except asyncio.CancelledError:
-        tab._finish(turn, "stopped", None, None)
+        await writer.finish("stopped", None, None)
         raise
     except LLMError as err:
-        tab._finish(turn, "error", err.response, err)
+        await writer.finish("error", err.response, err)
         raise
     except Exception as err:  # a bug, not a provider failure: still settle the tab
-        tab._finish(turn, "error", None, LLMError(f"Internal error: {err!r}"))
+        await writer.finish("error", None, LLMError(f"Internal error: {err!r}"))
         raise
-    tab._finish(turn, "done", response, None)
+    await writer.finish("done", response, None)
     return response

@@ -6,12 +6,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import _worker
 from .._errors import ConfigurationError, LLMError, TabBusyError, UnknownTabError
 from .._types import Message, Response
-from .cost import cost_usd
+from . import cost as pricing
 from .events import (
     Channel,
     TabDelta,
@@ -24,14 +25,17 @@ from .events import (
 from .handle import TurnHandle
 from .options import RequestOptions, check_max_history, request_options
 from .runner import Sink, TurnPlan, guarded, stop_turn
+from .settle import settle_off_loop
 from .subscription import Subscription
-from .turn import Turn
+from .turn import Turn, TurnInfo
 
 if TYPE_CHECKING:
     from typing import Unpack
 
+    from .._engine.provider import Provider
     from .manager import SessionManager
     from .options import SendOptions
+    from .ratelimit import RateLimiter
 
 # Turns whose prompt and answer later prompts send along.
 _ANSWERED = ("done", "stopped")
@@ -62,7 +66,6 @@ class Tab:
         self.closed = False
         self._max_history: int | None = None
         self._lock = threading.RLock()
-        self._subscribers: tuple[Subscription, ...] = ()
 
     def __repr__(self) -> str:
         turns = len(self.turns)
@@ -136,7 +139,7 @@ class Tab:
     @max_history.setter
     def max_history(self, value: int | None) -> None:
         self._max_history = check_max_history(value)
-        self.manager._announce(TabsChanged(self.id, "max_history"))
+        self.manager.publish(TabsChanged(self.id, "max_history"))
 
     @property
     def tokens_in(self) -> int:
@@ -162,31 +165,42 @@ class Tab:
                 return TabSnapshot(self.id, -1, "idle", "", "")
             return TabSnapshot(self.id, last.index, last.status, last.text, last.reasoning)
 
+    def info(self) -> TabInfo:
+        """The tab and its turns' metadata (no texts), taken at once under the tab's lock:
+        what a view shows around the answers."""
+        with self._lock:
+            return TabInfo(
+                self.id,
+                self.title,
+                self.model,
+                self.status,
+                self._max_history,
+                tuple(t.info() for t in self.turns),
+            )
+
     def answers(self) -> tuple[TabSnapshot, list[tuple[int, str, str]]]:
         """:meth:`snapshot`, plus ``(index, text, reasoning)`` of every earlier turn."""
         with self._lock:
             past = [(t.index, t.text, t.reasoning) for t in self.turns[:-1]]
             return self.snapshot(), past
 
-    def subscribe(self, callback: Callable[[TabEvent], object]) -> Subscription:
+    def subscribe(
+        self, callback: Callable[[TabEvent], object], *, changes: bool = False
+    ) -> Subscription:
         """Deliver this tab's deltas and status changes to ``callback`` on a thread of its own.
 
         Subscribe first, then take a :meth:`snapshot`, then apply deltas by
-        offset: nothing is lost or doubled. ``subscription.close()`` ends it.
+        offset: nothing is lost or doubled. With ``changes``, the tab's
+        :class:`~ipyllm.events.TabsChanged` (renamed, model, max_history,
+        closed) come too. ``subscription.close()`` ends it; so does :meth:`close`.
         """
-        sub = Subscription(callback, name=f"ipyllm-tab-{self.id}")
-        with self._lock:
-            if self.closed:
-                sub.close()  # nothing will ever come; its thread ends at once
-            else:
-                self._subscribers = (*self._subscribers, sub)
-        return sub
+        return self.manager.bus.subscribe(
+            callback, tab=self.id, changes=changes, name=f"ipyllm-tab-{self.id}"
+        )
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Stop delivering to ``sub``."""
-        with self._lock:
-            self._subscribers = tuple(s for s in self._subscribers if s is not sub)
-        sub.close()
+        self.manager.unsubscribe(sub)
 
     # ---- what the tab does -----------------------------------------------------
 
@@ -242,14 +256,14 @@ class Tab:
             )
             self.turns.append(turn)
             # Announced before the first delta can arrive, so views see the new turn first.
-            self._publish(TabStatus(self.id, turn.index, "streaming"))
-            future = _worker.submit(guarded(self, turn, plan, sink))
+            self.manager.publish(TabStatus(self.id, turn.index, "streaming"))
+            future = _worker.submit(guarded(TurnWriter(self, turn), plan, sink))
         return TurnHandle(self, turn, future)
 
     def rename(self, title: str) -> None:
         """Give the tab a new title: stripped, 1 to 200 characters, made unique among open
         tabs like ``new_tab``'s (:class:`~ipyllm.InvalidOptionError` otherwise)."""
-        self.manager._retitle(self, title)
+        self.manager.rename(self, title)
 
     def set_model(self, model: str) -> None:
         """Use ``model`` (``"provider:model"``) for this tab's next prompts."""
@@ -257,7 +271,7 @@ class Tab:
 
         parse_model(model)  # a bad name fails here, with the list of providers
         self.model = model
-        self.manager._announce(TabsChanged(self.id, "model"))
+        self.manager.publish(TabsChanged(self.id, "model"))
 
     def stop(self) -> None:
         """Stop the answer in progress; the partial text is kept and the turn marked stopped."""
@@ -270,73 +284,103 @@ class Tab:
         self.stop()
         with self._lock:
             self.closed = True
-            subs, self._subscribers = self._subscribers, ()
-        for sub in subs:
-            sub.close()
-        self.manager._forget(self)
+        self.manager.remove(self)  # ends its subscriptions too
 
-    # ---- called on the worker thread -------------------------------------------
 
-    def _append(self, turn: Turn, channel: Channel, piece: str) -> None:
+@dataclass(frozen=True, slots=True)
+class TabInfo:
+    """A tab's metadata at one moment (:meth:`Tab.info`)."""
+
+    id: str
+    title: str
+    model: str
+    status: TabStatusName
+    max_history: int | None
+    turns: tuple[TurnInfo, ...]
+
+
+class TurnWriter:
+    """What the runner may do to the one turn it streams: append pieces, then finish.
+
+    :meth:`Tab.send` hands one out per turn; it is used on the worker loop only.
+    """
+
+    def __init__(self, tab: Tab, turn: Turn) -> None:
+        self.tab = tab
+        self.turn = turn
+        self._lock = tab._lock  # the tab's own lock: the writer is part of the tab
+        self._bus = tab.manager.bus
+
+    def gate_for(self, provider: Provider) -> RateLimiter:
+        """The rate-limit gate a request through ``provider`` waits at."""
+        return self.tab.manager.limiter_for(provider)
+
+    def append(self, channel: Channel, piece: str) -> None:
+        """Store ``piece`` once in the turn and publish it, tagged with its offset."""
+        turn = self.turn
         with self._lock:
             offset = turn.append(channel, piece)
             if turn.ttft_s is None:
                 # Provisional (the provider's Response replaces it); kept if the turn stops.
                 turn.ttft_s = time.time() - turn.started_at
-            subs = self._subscribers + self.manager._watchers
-        if subs:
-            event = TabDelta(self.id, turn.index, offset, piece, channel)
-            for sub in subs:
-                sub.put(event)
+        tab_id = self.tab.id
+        if self._bus.listening(tab_id):
+            self._bus.publish(TabDelta(tab_id, turn.index, offset, piece, channel))
 
-    def _finish(
+    async def finish(
+        self, status: TabStatusName, response: Response | None, error: LLMError | None
+    ) -> None:
+        """Settle the turn. The caller's task waits while the settle thread prices and
+        records it, so the loop (every other stream) never waits for that."""
+        ended = time.time()
+        self.turn.task = None  # nothing streams into it any more: let the task go
+        await settle_off_loop(lambda: self._settle(status, response, error, ended))
+
+    def _settle(
         self,
-        turn: Turn,
         status: TabStatusName,
         response: Response | None,
         error: LLMError | None,
+        ended: float,
     ) -> None:
-        with self._lock:
-            turn.status = status
-            if response is not None:
-                turn.response = response
-                turn.tokens_in = response.tokens_in
-                turn.tokens_out = response.tokens_out
-                turn.finish_reason = response.finish_reason
-                turn.ttft_s = response.ttft_s if response.ttft_s is not None else turn.ttft_s
-                turn.elapsed_s = response.elapsed_s
-            if error is not None:
-                turn.error = str(error)
-                if turn.text_length == 0 and turn.tokens_out is None:
-                    turn.cost = 0.0  # refused before any output: nothing was generated
+        tab, turn = self.tab, self.turn
+        try:
+            with self._lock:
+                turn.status = status
+                if response is not None:
+                    turn.response = response
+                    turn.tokens_in = response.tokens_in
+                    turn.tokens_out = response.tokens_out
+                    turn.finish_reason = response.finish_reason
+                    turn.ttft_s = response.ttft_s if response.ttft_s is not None else turn.ttft_s
+                    turn.elapsed_s = response.elapsed_s
+                if error is not None:
+                    turn.error = str(error)
+                    if turn.text_length == 0 and turn.tokens_out is None:
+                        turn.cost = 0.0  # refused before any output: nothing was generated
+                if status == "stopped":
+                    turn.finish_reason = "stopped"
+                if turn.elapsed_s is None:
+                    turn.elapsed_s = ended - turn.started_at
+                turn.compact()
             if turn.cost is None:
                 # Priced here, the one place for every outcome: a free provider (the
                 # demo, local servers) costs 0.0 even when stopped, and usage seen
-                # before a stream broke is priced like a finished turn's.
+                # before a stream broke is priced like a finished turn's. Outside the
+                # lock: the first price imports genai-prices.
                 provider, _, model = (turn.answered_by or turn.model).partition(":")
-                turn.cost = cost_usd(provider, model, turn.tokens_in, turn.tokens_out)
+                price = pricing.cost_usd(provider, model, turn.tokens_in, turn.tokens_out)
+                with self._lock:
+                    turn.cost = price
             if response is not None:
                 response.cost = turn.cost
-            if status == "stopped":
-                turn.finish_reason = "stopped"
-            if turn.elapsed_s is None:
-                turn.elapsed_s = time.time() - turn.started_at
-            turn.compact()  # nothing streams into it any more
-            turn.task = None  # nor will: let the finished task and its coroutine go
-        # Announce and record before settling: whoever waits on `settled` may send the
-        # next prompt (whose "streaming" must not overtake this "done" on the way to
-        # the views) or flush the history at once (which must then hold this turn).
-        try:
-            self._publish(TabStatus(self.id, turn.index, status))
-            self.manager.history.record(turn.record(self.conversation_id, self.title))
+            # Announce and record before settling: whoever waits on `settled` may send
+            # the next prompt (whose "streaming" must not overtake this "done" on the
+            # way to the views) or flush the history at once (which must then hold it).
+            tab.manager.publish(TabStatus(tab.id, turn.index, status))
+            tab.manager.history.record(turn.record(tab.conversation_id, tab.title))
         finally:
             turn.settled.set()  # whatever happened above, nobody waits forever
-
-    def _publish(self, event: TabEvent) -> None:
-        with self._lock:
-            subs = self._subscribers + self.manager._watchers
-        for sub in subs:
-            sub.put(event)
 
 
 def _models(model: str | Sequence[str], fallback: Sequence[str]) -> list[str]:

@@ -16,6 +16,24 @@ if TYPE_CHECKING:
     from .history import TurnRecord
 
 
+@dataclass(frozen=True, slots=True)
+class TurnInfo:
+    """A turn's metadata at one moment, without its text (:meth:`Turn.info`)."""
+
+    index: int
+    query: str
+    model: str  # "provider:model" that answered, else the one asked
+    status: TabStatusName
+    tokens_in: int | None
+    tokens_out: int | None
+    cost: float | None
+    ttft_s: float | None
+    elapsed_s: float | None
+    error: str | None
+    text_length: int
+    reasoning_length: int
+
+
 @dataclass(eq=False, init=False)
 class Turn:
     """A turn of a tab. Its text grows while it streams; the tab's lock guards it.
@@ -130,6 +148,23 @@ class Turn:
             self._reasoning.append(piece)
             self.reasoning_length += len(piece)
         return offset
+
+    def info(self) -> TurnInfo:
+        """Its metadata now; take it under the tab's lock (``Tab.info`` does)."""
+        return TurnInfo(
+            self.index,
+            self.query,
+            self.answered_by or self.model,
+            self.status,
+            self.tokens_in,
+            self.tokens_out,
+            self.cost,
+            self.ttft_s,
+            self.elapsed_s,
+            self.error,
+            self.text_length,
+            self.reasoning_length,
+        )
 
     def as_response(self) -> Response:
         """The provider's Response if the turn finished, else one built from what arrived."""

@@ -1,6 +1,6 @@
 """The kernel side of a chat panel: feeds it tab events and carries out what it asks.
 
-Two kinds of thread touch a panel. The manager's delivery thread (one per
+Two kinds of thread touch a panel. Its subscription's delivery thread (one per
 panel) is the only writer of its traits: it turns tab events into coalesced
 custom messages and refreshes the ``tabs`` and ``providers`` traits. The
 thread that receives the front end's messages (the kernel's shell thread, or
@@ -20,6 +20,7 @@ from .. import _registry
 from .._errors import LLMError, MissingKeyError, PanelError, redact, register_secret
 from .._manager.events import TabDelta, TabsChanged, TabStatus
 from .._manager.manager import SessionManager
+from .._manager.subscription import Subscription
 from .._manager.tab import Tab
 from .coalescer import DeltaCoalescer
 from .state import Json, provider_infos, tab_info
@@ -80,10 +81,20 @@ class PanelController:
         self.refresh_tabs()
         self.refresh_providers()
         # Subscribed after the first refresh: a change in between arrives as an
-        # event and refreshes again; nothing is missed.
-        self._sub = manager.subscribe(self._on_event)
+        # event and refreshes again; nothing is missed. A one-tab panel follows its
+        # tab only (its deltas, statuses and changes), never the other tabs' traffic.
+        self._sub = self._subscribe()
         if self._turn_settled():
             self.close()  # shown after the fact: nothing more will come
+
+    def _subscribe(self) -> Subscription:
+        if self.only_tab is None:
+            return self.manager.subscribe(self._on_event)
+        tab = self.manager.find(self.only_tab)
+        if tab is not None:
+            return tab.subscribe(self._on_event, changes=True)
+        # Closed already: the bus gives a subscription that has ended.
+        return self.manager.bus.subscribe(self._on_event, tab=self.only_tab, changes=True)
 
     @property
     def following(self) -> bool:
@@ -91,7 +102,7 @@ class PanelController:
         return not self._sub.closed
 
     def close(self) -> None:
-        """Stop following the manager; send what is pending. Safe from any thread."""
+        """Stop following the tabs; send what is pending. Safe from any thread."""
         self.manager.unsubscribe(self._sub)
         self._sub.join(2.0)
         self.coalescer.close()

@@ -11,17 +11,17 @@ from typing import Any
 
 from .. import _registry
 from .._manager.tab import Tab
-from .._manager.turn import Turn
+from .._manager.turn import TurnInfo
 
 Json = dict[str, Any]
 
 
-def turn_info(turn: Turn) -> Json:
+def turn_info(turn: TurnInfo) -> Json:
     """One turn's metadata, as the ``tabs`` trait carries it."""
     return {
         "index": turn.index,
         "query": turn.query,
-        "model": turn.answered_by or turn.model,
+        "model": turn.model,
         "status": turn.status,
         "tokens_in": turn.tokens_in,
         "tokens_out": turn.tokens_out,
@@ -35,17 +35,16 @@ def turn_info(turn: Turn) -> Json:
 
 
 def tab_info(tab: Tab) -> Json:
-    """One tab, as the ``tabs`` trait carries it."""
-    with tab._lock:
-        turns = list(tab.turns)
-        return {
-            "id": tab.id,
-            "title": tab.title,
-            "model": tab.model,
-            "status": tab.status,
-            "max_history": tab.max_history,
-            "turns": [turn_info(t) for t in turns],
-        }
+    """One tab, as the ``tabs`` trait carries it (from one consistent :meth:`Tab.info`)."""
+    info = tab.info()
+    return {
+        "id": info.id,
+        "title": info.title,
+        "model": info.model,
+        "status": info.status,
+        "max_history": info.max_history,
+        "turns": [turn_info(t) for t in info.turns],
+    }
 
 
 def provider_infos() -> list[Json]:
