@@ -1,10 +1,12 @@
 /**
- * Client-side store of each tab's live answer, fed by kernel messages.
+ * The front end's one store of turn texts, keyed by (tab, turn) and fed by
+ * kernel messages. Every view of a panel reads its answers from here.
  *
  * The kernel sends text by *offset* into the turn's answer (or reasoning),
  * counting characters as Python does: Unicode code points, not the UTF-16
  * code units a JS string's `length` counts ("🦅" is 1 in Python, 2 in JS).
- * The view asks for a snapshot on mount, then applies deltas by offset:
+ * The view asks for a snapshot on mount, then applies deltas by offset to the
+ * tab's latest turn:
  *
  * - a piece it already has entirely is ignored ("duplicate"),
  * - a piece that starts inside what it has appends only the new part ("overlap"),
@@ -13,58 +15,36 @@
  *   resync (fresh snapshot) is requested through `onResync`.
  *
  * A delta for a newer turn starts that turn afresh (an offset > 0 there is a
- * gap); deltas and statuses for an older turn are ignored ("stale"). A
- * snapshot replaces the tab's state.
+ * gap) and leaves the earlier turns' texts as they are; deltas and statuses
+ * for an older turn are ignored ("stale"). A snapshot replaces every turn of
+ * the tab.
  *
  * Per delta the work is O(piece): code-point lengths are tracked per channel,
  * never recounted from the whole text.
  */
+import type { Channel, DeltaItem, SnapshotMessage, StatusMessage } from "./protocol.js";
 
-export type Channel = "text" | "reasoning";
+export type { Channel };
 export type TabStatusName = "idle" | "streaming" | "done" | "stopped" | "error";
-
-export interface DeltaMessage {
-  type: "delta";
-  tab: string;
-  turn: number;
-  channel: Channel;
-  /** Offset in Unicode code points (Python `len`), not UTF-16 code units. */
-  offset: number;
-  text: string;
-}
-
-/** A batch of deltas, as the kernel-side coalescer sends them. */
-export interface DeltasMessage {
-  type: "deltas";
-  items: Omit<DeltaMessage, "type">[];
-}
-
-export interface SnapshotMessage {
-  type: "snapshot";
-  tab: string;
-  /** -1 when the tab has no turn yet. */
-  turn: number;
-  status: TabStatusName | string;
-  text: string;
-  reasoning: string;
-}
-
-export interface StatusMessage {
-  type: "status";
-  tab: string;
-  turn: number;
-  status: TabStatusName | string;
-}
-
-export type KernelMessage = DeltaMessage | DeltasMessage | SnapshotMessage | StatusMessage;
 
 export type DeltaResult = "applied" | "duplicate" | "overlap" | "gap" | "stale";
 
+/** The tab's latest turn. */
 export interface TabView {
   turn: number;
   status: string;
   text: string;
   reasoning: string;
+}
+
+/** One turn's texts as held here. */
+export interface HeldTurn {
+  /** Status from the live messages (a snapshot's earlier turns: "done"). */
+  status: string;
+  text: string;
+  reasoning: string;
+  /** Code points of `text`. */
+  length: number;
 }
 
 export interface DeltaStoreOptions {
@@ -81,11 +61,16 @@ interface ChannelState {
   length: number;
 }
 
-interface TabState {
-  turn: number;
+interface TurnState {
   status: string;
   text: ChannelState;
   reasoning: ChannelState;
+}
+
+interface TabState {
+  /** Index of the latest turn; deltas go there. */
+  latest: number;
+  turns: Map<number, TurnState>;
 }
 
 const EMPTY_TURN = -1;
@@ -119,12 +104,12 @@ export function codeUnitIndex(s: string, cp: number): number {
   return i;
 }
 
-function emptyChannel(): ChannelState {
-  return { text: "", length: 0 };
+function channel(text: string): ChannelState {
+  return { text, length: codePointLength(text) };
 }
 
-function freshTab(turn: number, status: string): TabState {
-  return { turn, status, text: emptyChannel(), reasoning: emptyChannel() };
+function freshTurn(status: string): TurnState {
+  return { status, text: channel(""), reasoning: channel("") };
 }
 
 export class DeltaStore {
@@ -136,104 +121,91 @@ export class DeltaStore {
     this.onResync = options.onResync;
   }
 
-  /** Dispatch any kernel message; returns the delta results for delta messages. */
-  apply(msg: KernelMessage): DeltaResult[] {
-    switch (msg.type) {
-      case "delta":
-        return [this.applyDelta(msg)];
-      case "deltas":
-        return msg.items.map((item) => this.applyDelta({ type: "delta", ...item }));
-      case "snapshot":
-        this.applySnapshot(msg);
-        return [];
-      case "status":
-        this.applyStatus(msg);
-        return [];
-    }
-  }
-
-  /** Replace the tab's state with the snapshot; clears a pending resync for it. */
+  /** Replace every turn of the tab with the snapshot's; clears a pending resync for it. */
   applySnapshot(msg: SnapshotMessage): void {
-    this.tabs.set(msg.tab, {
-      turn: msg.turn,
-      status: msg.status,
-      text: { text: msg.text, length: codePointLength(msg.text) },
-      reasoning: { text: msg.reasoning, length: codePointLength(msg.reasoning) },
-    });
+    const turns = new Map<number, TurnState>();
+    for (const p of msg.past ?? []) {
+      if (p.index === msg.turn) continue;
+      turns.set(p.index, { status: "done", text: channel(p.text), reasoning: channel(p.reasoning ?? "") });
+    }
+    turns.set(msg.turn, { status: msg.status, text: channel(msg.text ?? ""), reasoning: channel(msg.reasoning ?? "") });
+    this.tabs.set(msg.tab, { latest: msg.turn, turns });
     this.pendingResync.delete(msg.tab);
   }
 
-  applyDelta(msg: DeltaMessage): DeltaResult {
-    let state = this.tabs.get(msg.tab);
-    const turn = state ? state.turn : EMPTY_TURN;
-    if (msg.turn < turn) return "stale";
+  applyDelta(item: DeltaItem): DeltaResult {
+    let tab = this.tabs.get(item.tab);
+    const latest = tab ? tab.latest : EMPTY_TURN;
+    if (item.turn < latest) return "stale";
     let started = false;
-    if (msg.turn > turn) {
-      if (msg.offset > 0) return this.gap(msg.tab);
+    if (item.turn > latest) {
+      if (item.offset > 0) return this.gap(item.tab);
       // A new turn: start it afresh (even with an empty piece).
-      state = freshTab(msg.turn, "streaming");
-      this.tabs.set(msg.tab, state);
+      if (!tab) this.tabs.set(item.tab, (tab = { latest: item.turn, turns: new Map() }));
+      tab.latest = item.turn;
+      tab.turns.set(item.turn, freshTurn("streaming"));
       started = true;
     }
-    if (!state) {
+    if (!tab) this.tabs.set(item.tab, (tab = { latest: item.turn, turns: new Map() }));
+    let turn = tab.turns.get(item.turn);
+    if (!turn) {
       // Same turn as EMPTY_TURN with no state (a delta for turn -1): nothing to extend.
-      state = freshTab(msg.turn, "idle");
-      this.tabs.set(msg.tab, state);
+      turn = freshTurn("idle");
+      tab.turns.set(item.turn, turn);
     }
-    const ch = msg.channel === "reasoning" ? state.reasoning : state.text;
+    const ch = item.channel === "reasoning" ? turn.reasoning : turn.text;
     const have = ch.length;
-    if (msg.offset > have) return this.gap(msg.tab);
-    if (msg.offset === have) {
-      if (msg.text === "") return started ? "applied" : "duplicate";
-      ch.text += msg.text;
-      ch.length += codePointLength(msg.text);
+    if (item.offset > have) return this.gap(item.tab);
+    if (item.offset === have) {
+      if (item.text === "") return started ? "applied" : "duplicate";
+      ch.text += item.text;
+      ch.length += codePointLength(item.text);
       return "applied";
     }
     // offset < have: skip what we already have.
-    const skip = have - msg.offset;
-    const start = codeUnitIndex(msg.text, skip);
-    if (start >= msg.text.length) return "duplicate";
-    const fresh = msg.text.slice(start);
+    const skip = have - item.offset;
+    const start = codeUnitIndex(item.text, skip);
+    if (start >= item.text.length) return "duplicate";
+    const fresh = item.text.slice(start);
     ch.text += fresh;
     ch.length += codePointLength(fresh);
     return "overlap";
   }
 
-  /** Set the status of the tab's current turn; a newer turn starts afresh, an older one is ignored. */
+  /** Set the status of the tab's latest turn; a newer turn starts afresh, an older one is ignored. */
   applyStatus(msg: StatusMessage): "applied" | "stale" {
-    const state = this.tabs.get(msg.tab);
-    const turn = state ? state.turn : EMPTY_TURN;
-    if (msg.turn < turn) return "stale";
-    if (!state || msg.turn > turn) {
-      this.tabs.set(msg.tab, freshTab(msg.turn, msg.status));
-    } else {
-      state.status = msg.status;
-    }
+    let tab = this.tabs.get(msg.tab);
+    const latest = tab ? tab.latest : EMPTY_TURN;
+    if (msg.turn < latest) return "stale";
+    if (!tab) this.tabs.set(msg.tab, (tab = { latest: msg.turn, turns: new Map() }));
+    const turn = msg.turn > latest ? undefined : tab.turns.get(msg.turn);
+    if (turn) turn.status = msg.status;
+    else tab.turns.set(msg.turn, freshTurn(msg.status));
+    tab.latest = msg.turn;
     return "applied";
   }
 
-  /** The tab's current turn, or an empty idle view (turn -1) for an unknown tab. */
+  /** The tab's latest turn, or an empty idle view (turn -1) for an unknown tab. */
   get(tab: string): TabView {
     const state = this.tabs.get(tab);
-    if (!state) return { turn: EMPTY_TURN, status: "idle", text: "", reasoning: "" };
-    return {
-      turn: state.turn,
-      status: state.status,
-      text: state.text.text,
-      reasoning: state.reasoning.text,
-    };
+    const turn = state?.turns.get(state.latest);
+    if (!state || !turn) return { turn: state?.latest ?? EMPTY_TURN, status: "idle", text: "", reasoning: "" };
+    return { turn: state.latest, status: turn.status, text: turn.text.text, reasoning: turn.reasoning.text };
   }
 
-  /** Code-point length of a channel of the tab's current turn (what the next offset should be). */
+  /** Turn `index` of `tab`, or null when no text of it arrived here. */
+  turn(tab: string, index: number): HeldTurn | null {
+    const turn = this.tabs.get(tab)?.turns.get(index);
+    if (!turn) return null;
+    return { status: turn.status, text: turn.text.text, reasoning: turn.reasoning.text, length: turn.text.length };
+  }
+
+  /** Code-point length of a channel of the tab's latest turn (what the next offset should be). */
   length(tab: string, channel: Channel = "text"): number {
     const state = this.tabs.get(tab);
-    if (!state) return 0;
-    return (channel === "reasoning" ? state.reasoning : state.text).length;
-  }
-
-  /** Tab ids with state, in first-seen order. */
-  tabIds(): string[] {
-    return [...this.tabs.keys()];
+    const turn = state?.turns.get(state.latest);
+    if (!turn) return 0;
+    return (channel === "reasoning" ? turn.reasoning : turn.text).length;
   }
 
   /** Forget a tab (closed); also drops a pending resync for it. */
@@ -256,11 +228,6 @@ export class DeltaStore {
     this.pendingResync.add(tab);
     this.onResync?.(tab);
     return true;
-  }
-
-  /** Let the next gap (or `requestResync`) ask again, e.g. after a request timed out. */
-  clearPendingResync(tab: string): void {
-    this.pendingResync.delete(tab);
   }
 
   private gap(tab: string): "gap" {

@@ -7,6 +7,10 @@
  * target. DOMPurify then allow-lists what is left, highlight.js colours code
  * blocks (from their text, after sanitizing), and each block gets a copy
  * button. Nothing in an answer can run script or make the page fetch.
+ *
+ * `renderBlocks` is the same policy applied to some of a text's top-level
+ * tokens (`lexBlocks`), for the streaming renderer (`streamingMarkdown.ts`):
+ * both paths end in `finish`, the one place HTML becomes DOM.
  */
 import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/core";
@@ -21,7 +25,7 @@ import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
 import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
-import { Marked } from "marked";
+import { Lexer, Marked, type Token, type TokensList } from "marked";
 
 const LANGUAGES = { bash, css, javascript, json, markdown: markdownLang, plaintext, python, sql, typescript, xml, yaml };
 for (const [name, lang] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, lang);
@@ -57,6 +61,7 @@ function shownUrl(url: string): string {
 const parser = new Marked({
   gfm: true,
   breaks: false,
+  async: false,
   renderer: {
     html({ text }) {
       return escapeHtml(text);
@@ -92,9 +97,40 @@ const SANITIZE = {
 
 export const COPY_CLASS = "ipyllm-copy";
 
+/** Link reference definitions (`[label]: url`) by normalised label, as the lexer keeps them. */
+export type LinkDefs = TokensList["links"];
+
 /** Parse, sanitize and decorate `text`; the fragment belongs to the current document. */
 export function renderMarkdown(text: string): DocumentFragment {
-  const html = parser.parse(text, { async: false });
+  return finish(parser.parse(text, { async: false }));
+}
+
+/**
+ * The top-level tokens of `src`, lexed as `renderMarkdown` lexes a whole text;
+ * `links` are definitions made before `src` starts (a reference in `src` may use them).
+ */
+export function lexBlocks(src: string, links?: LinkDefs): TokensList {
+  const lexer = new Lexer({ ...parser.defaults });
+  if (links) Object.assign(lexer.tokens.links, links);
+  return lexer.lex(src);
+}
+
+/** `renderMarkdown` of the text these top-level tokens were lexed from, for those tokens only. */
+export function renderBlocks(tokens: Token[]): DocumentFragment {
+  return finish(parser.parser(tokens));
+}
+
+let configured = false;
+
+/** Sanitize and decorate marked's HTML: the policy's last steps, shared by both paths. */
+function finish(html: string): DocumentFragment {
+  if (!configured) {
+    // Parsed once: `sanitize` otherwise rebuilds its allow-lists from SANITIZE on every
+    // call, which costs more than sanitizing one streamed block. (Passing SANITIZE below
+    // keeps the return type; DOMPurify ignores it once a config is set.)
+    DOMPurify.setConfig(SANITIZE);
+    configured = true;
+  }
   const fragment = DOMPurify.sanitize(html, SANITIZE);
   for (const a of fragment.querySelectorAll("a[href]")) {
     a.setAttribute("target", "_blank");

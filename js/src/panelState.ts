@@ -1,15 +1,13 @@
 /**
- * Per-model state shared by every view of one panel: the live text of each
- * tab's latest turn (a `DeltaStore`), the texts of its earlier turns, the last
- * notice, and the request/reply bookkeeping.
+ * Per-model state shared by every view of one panel: the texts of every turn
+ * (one `DeltaStore`, keyed by tab and turn), the last notice, and the
+ * request/reply bookkeeping.
  *
- * - A turn newer than the one held starts: the held turn's text is archived
- *   as that turn's answer.
  * - A settled turn whose kept length differs from its `text_length` in the
  *   `tabs` trait asks for one `sync` (something was lost on the way).
- * - A `snapshot` replaces the tab's live text and its past texts.
+ * - A `snapshot` replaces every text of the tab.
  */
-import { codePointLength, DeltaStore } from "./deltaStore.js";
+import { DeltaStore } from "./deltaStore.js";
 import {
   isSettled,
   type KernelMessage,
@@ -27,7 +25,7 @@ export interface TurnText {
   reasoning: string;
   /** Code points of `text`. */
   length: number;
-  /** Status from the live messages, when this is the held turn. */
+  /** Status from the live messages, when this is the tab's latest turn. */
   liveStatus: string | null;
   /** False when the view holds no text for this turn (yet). */
   known: boolean;
@@ -36,12 +34,6 @@ export interface TurnText {
 export interface Notice {
   kind: "error" | "ok";
   text: string;
-}
-
-interface PastEntry {
-  text: string;
-  reasoning: string;
-  length: number;
 }
 
 type Reply = (msg: KernelMessage) => void;
@@ -64,7 +56,6 @@ export class PanelState {
   readonly store: DeltaStore;
   notice: Notice | null = null;
 
-  private readonly past = new Map<string, Map<number, PastEntry>>();
   private readonly listeners = new Set<() => void>();
   private readonly replies = new Map<string, Reply>();
   private readonly keyOverrides = new Map<string, string>();
@@ -112,19 +103,11 @@ export class PanelState {
 
   /** The text the view holds for turn `index` of `tab`. */
   turnText(tab: string, index: number): TurnText {
-    const live = this.store.get(tab);
-    if (live.turn === index && index >= 0) {
-      return {
-        text: live.text,
-        reasoning: live.reasoning,
-        length: this.store.length(tab),
-        liveStatus: live.status,
-        known: true,
-      };
-    }
-    const p = this.past.get(tab)?.get(index);
-    if (p) return { ...p, liveStatus: null, known: true };
-    return { text: "", reasoning: "", length: 0, liveStatus: null, known: false };
+    const held = index >= 0 ? this.store.turn(tab, index) : null;
+    if (!held) return { text: "", reasoning: "", length: 0, liveStatus: null, known: false };
+    // An earlier turn's status here may be stale (its status message lost): the trait's rules.
+    const liveStatus = this.store.get(tab).turn === index ? held.status : null;
+    return { text: held.text, reasoning: held.reasoning, length: held.length, liveStatus, known: true };
   }
 
   // --- events ------------------------------------------------------------
@@ -143,14 +126,10 @@ export class PanelState {
     if (!msg || typeof msg !== "object") return;
     switch (msg.type) {
       case "deltas":
-        for (const item of msg.items ?? []) {
-          this.archiveIfNewer(item.tab, item.turn);
-          this.store.applyDelta({ type: "delta", ...item });
-        }
+        for (const item of msg.items ?? []) this.store.applyDelta(item);
         for (const tab of new Set((msg.items ?? []).map((i) => i.tab))) this.checkLengths(tab);
         break;
       case "status":
-        this.archiveIfNewer(msg.tab, msg.turn);
         this.store.applyStatus(msg);
         this.checkLengths(msg.tab);
         break;
@@ -200,12 +179,11 @@ export class PanelState {
 
   /** Whether any text of `tab` arrived here. */
   private holds(tab: string): boolean {
-    return this.store.get(tab).turn >= 0 || (this.past.get(tab)?.size ?? 0) > 0;
+    return this.store.get(tab).turn >= 0;
   }
 
   private forgetTab(id: string): void {
     this.store.delete(id);
-    this.past.delete(id);
     const timer = this.syncTimers.get(id);
     if (timer !== undefined) clearTimeout(timer);
     this.syncTimers.delete(id);
@@ -257,37 +235,11 @@ export class PanelState {
 
   // --- internals ---------------------------------------------------------
 
-  /** Keep the held turn's text as its answer when a newer turn of the tab starts. */
-  private archiveIfNewer(tab: string, turn: number): void {
-    const live = this.store.get(tab);
-    if (live.turn < 0 || turn <= live.turn) return;
-    this.pastOf(tab).set(live.turn, {
-      text: live.text,
-      reasoning: live.reasoning,
-      length: this.store.length(tab),
-    });
-  }
-
-  private pastOf(tab: string): Map<number, PastEntry> {
-    let p = this.past.get(tab);
-    if (!p) {
-      p = new Map();
-      this.past.set(tab, p);
-    }
-    return p;
-  }
-
   private applySnapshot(msg: SnapshotMessage): void {
     const timer = this.syncTimers.get(msg.tab);
     if (timer !== undefined) clearTimeout(timer);
     this.syncTimers.delete(msg.tab);
-    const past = new Map<number, PastEntry>();
-    for (const p of msg.past ?? []) {
-      if (p.index === msg.turn) continue;
-      past.set(p.index, { text: p.text, reasoning: p.reasoning ?? "", length: codePointLength(p.text) });
-    }
-    this.past.set(msg.tab, past);
-    this.store.applySnapshot({ ...msg, reasoning: msg.reasoning ?? "", text: msg.text ?? "" });
+    this.store.applySnapshot(msg);
     for (const key of [...this.verified.keys()]) if (key.startsWith(`${msg.tab}:`)) this.verified.delete(key);
     this.checkLengths(msg.tab);
   }
@@ -312,13 +264,13 @@ export class PanelState {
       const key = `${tabId}:${turn.index}`;
       if (this.verified.get(key) === turn.text_length) continue;
       let have: number;
-      const p = this.past.get(tabId)?.get(turn.index);
-      if (p) have = p.length;
-      else if (turn.index === live.turn) {
+      const held = this.store.turn(tabId, turn.index);
+      if (turn.index === live.turn) {
         // Wait for the turn's own status message: deltas may still be on their way.
         if (!isSettled(live.status)) continue;
-        have = this.store.length(tabId);
-      } else if (turn.index < live.turn) have = 0; // never saw this turn at all
+        have = held?.length ?? 0;
+      } else if (held) have = held.length;
+      else if (turn.index < live.turn) have = 0; // never saw this turn at all
       else continue; // not started here yet
       if (have === turn.text_length) {
         this.verified.set(key, turn.text_length);

@@ -4,8 +4,6 @@
  * Traits are slow-changing state the kernel writes; custom messages carry
  * live text (by code-point offset) and request/reply pairs tagged with `id`.
  */
-import type { SnapshotMessage as StoreSnapshot, StatusMessage, DeltasMessage } from "./deltaStore.js";
-
 export type TurnStatus = "streaming" | "done" | "stopped" | "error";
 export type TabStatus = "idle" | TurnStatus;
 export type KeyStatus = "keyring" | "env" | "missing" | "none";
@@ -80,13 +78,47 @@ export type ViewMessage =
 
 // --- kernel → view -------------------------------------------------------
 
+export type Channel = "text" | "reasoning";
+
+/** One piece of live text. */
+export interface DeltaItem {
+  tab: string;
+  turn: number;
+  channel: Channel;
+  /** Offset in Unicode code points (Python `len`), not UTF-16 code units. */
+  offset: number;
+  text: string;
+}
+
+/** Live text, coalesced by the kernel: at most one message per ~50 ms. */
+export interface DeltasMessage {
+  type: "deltas";
+  items: DeltaItem[];
+}
+
+/** A turn changed status; sent after every delta of that turn that precedes it. */
+export interface StatusMessage {
+  type: "status";
+  tab: string;
+  turn: number;
+  status: TabStatus | string;
+}
+
 export interface PastTurn {
   index: number;
   text: string;
   reasoning: string;
 }
 
-export interface SnapshotMessage extends StoreSnapshot {
+/** Reply to `sync`: the latest turn's text so far, and every earlier turn's text. */
+export interface SnapshotMessage {
+  type: "snapshot";
+  tab: string;
+  /** -1 when the tab has no turn yet. */
+  turn: number;
+  status: TabStatus | string;
+  text: string;
+  reasoning: string;
   past?: PastTurn[];
   reply_to?: string;
 }
@@ -112,8 +144,6 @@ export interface ErrorMessage {
   tab?: string;
   reply_to?: string;
 }
-
-export type { DeltasMessage, StatusMessage };
 
 export type KernelMessage =
   | DeltasMessage

@@ -1,8 +1,9 @@
 /** One conversation turn: query, reasoning, streamed markdown answer, error line, footer. */
 import { h, setAttr, setText } from "./dom.js";
 import { DASH, formatCost, formatCount, formatSeconds } from "./format.js";
-import { handleCopyClick, renderMarkdown } from "./markdown.js";
+import { handleCopyClick } from "./markdown.js";
 import type { TurnInfo } from "./protocol.js";
+import { StreamingMarkdown } from "./streamingMarkdown.js";
 
 export interface TurnData {
   info: TurnInfo;
@@ -24,7 +25,10 @@ export class TurnView {
   private reasoning: HTMLDetailsElement | null = null;
   private reasoningBody: HTMLElement | null = null;
   private errorLine: HTMLElement | null = null;
-  private rendered: { text: string; streaming: boolean } | null = null;
+  /** The answer's DOM: finished blocks keep theirs while the answer streams. */
+  private readonly markdown: StreamingMarkdown;
+  private cursor: HTMLElement | null = null;
+  private streaming: boolean | null = null;
 
   constructor(
     private readonly doc: Document,
@@ -34,6 +38,7 @@ export class TurnView {
     this.query = h(doc, "div", { class: "ipyllm-query", "data-testid": "query" });
     this.answer = h(doc, "div", { class: "ipyllm-answer ipyllm-markdown", "data-testid": "answer" });
     this.answer.addEventListener("click", handleCopyClick);
+    this.markdown = new StreamingMarkdown(this.answer);
     this.footer = h(doc, "div", { class: "ipyllm-footer", "data-testid": "footer" });
     this.el = h(
       doc,
@@ -78,11 +83,15 @@ export class TurnView {
   private updateAnswer(d: TurnData): void {
     const streaming = d.status === "streaming";
     setAttr(this.answer, "data-length", String(d.length));
-    if (this.rendered && this.rendered.text === d.text && this.rendered.streaming === streaming) return;
-    this.rendered = { text: d.text, streaming };
-    this.answer.replaceChildren(renderMarkdown(d.text));
+    if (this.markdown.text === d.text && this.streaming === streaming) return;
+    this.streaming = streaming;
+    // The cursor sits inside the last block: out of the way of the renderer, which owns the answer's children.
+    this.cursor?.remove();
+    this.cursor = null;
+    this.markdown.update(d.text);
+    if (!streaming) this.markdown.settle();
     this.answer.classList.toggle("ipyllm-streaming", streaming);
-    if (streaming) placeCursor(this.doc, this.answer);
+    if (streaming) this.cursor = placeCursor(this.doc, this.answer);
   }
 
   private updateError(d: TurnData): void {
@@ -112,7 +121,7 @@ export class TurnView {
 }
 
 /** Put the blinking cursor at the end of the answer's last text block. */
-function placeCursor(doc: Document, answer: HTMLElement): void {
+function placeCursor(doc: Document, answer: HTMLElement): HTMLElement {
   const cursor = h(doc, "span", { class: "ipyllm-cursor", "aria-hidden": "true" });
   let target: Element = answer;
   let last = answer.lastElementChild;
@@ -122,6 +131,7 @@ function placeCursor(doc: Document, answer: HTMLElement): void {
     else last = last.lastElementChild;
   }
   target.append(cursor);
+  return cursor;
 }
 
 function footerText(t: TurnInfo, status: string): string {

@@ -1,20 +1,13 @@
 import { describe, expect, it, vi } from "vitest";
-import {
-  codePointLength,
-  codeUnitIndex,
-  DeltaStore,
-  type Channel,
-  type DeltaMessage,
-  type DeltaResult,
-} from "../src/index.js";
+import { codePointLength, codeUnitIndex, DeltaStore, type Channel, type DeltaResult } from "../src/index.js";
+import type { DeltaItem } from "../src/protocol.js";
 
 function delta(
   offset: number,
   text: string,
   opts: { tab?: string; turn?: number; channel?: Channel } = {},
-): DeltaMessage {
+): DeltaItem {
   return {
-    type: "delta",
     tab: opts.tab ?? "t1",
     turn: opts.turn ?? 0,
     channel: opts.channel ?? "text",
@@ -146,7 +139,7 @@ describe("DeltaStore basics", () => {
     expect(onResync).toHaveBeenCalledTimes(1);
     store.applySnapshot(snapshot("somemore", { turn: 2 }));
     expect(store.get("t1").text).toBe("somemore");
-    store.clearPendingResync("t1");
+    // The snapshot answered the request: the next one is sent.
     expect(store.requestResync("t1")).toBe(true);
     expect(onResync).toHaveBeenCalledTimes(2);
   });
@@ -315,34 +308,42 @@ describe("several tabs", () => {
     expect(store.get("a")).toEqual({ turn: 0, status: "streaming", text: "A:one", reasoning: "" });
     expect(store.get("b")).toEqual({ turn: 5, status: "streaming", text: "fresh!", reasoning: "" });
     expect(store.get("c")).toEqual({ turn: 0, status: "streaming", text: "c!", reasoning: "" });
-    expect(store.tabIds()).toEqual(["a", "b", "c"]);
 
     store.applySnapshot(snapshot("A:one two", { tab: "a" }));
     expect(store.isResyncPending("a")).toBe(false);
     expect(store.isResyncPending("c")).toBe(true);
     store.delete("c");
     expect(store.isResyncPending("c")).toBe(false);
-    expect(store.tabIds()).toEqual(["a", "b"]);
+    expect(store.get("c")).toEqual({ turn: -1, status: "idle", text: "", reasoning: "" });
+    expect(store.turn("c", 0)).toBeNull();
     expect(store.get("a").text).toBe("A:one two");
   });
 
-  it("dispatches batched deltas, snapshots and statuses with apply()", () => {
+  it("keeps every turn's text by (tab, turn) when newer turns start", () => {
     const store = new DeltaStore();
-    expect(store.apply(snapshot("x", { tab: "a" }))).toEqual([]);
-    const results = store.apply({
-      type: "deltas",
-      items: [
-        { tab: "a", turn: 0, channel: "text", offset: 1, text: "yz" },
-        { tab: "b", turn: 0, channel: "reasoning", offset: 0, text: "🤔" },
-        { tab: "a", turn: 0, channel: "text", offset: 2, text: "z🦅" },
-        { tab: "b", turn: 0, channel: "reasoning", offset: 5, text: "?" },
+    store.applySnapshot({
+      ...snapshot("two so far", { tab: "a", turn: 2, reasoning: "r2" }),
+      past: [
+        { index: 0, text: "zero🦅", reasoning: "r0" },
+        { index: 1, text: "one", reasoning: "" },
       ],
     });
-    expect(results).toEqual(["applied", "applied", "overlap", "gap"]);
-    expect(store.apply({ type: "status", tab: "a", turn: 0, status: "done" })).toEqual([]);
-    expect(store.apply(delta(4, "!", { tab: "a" }))).toEqual(["applied"]);
-    expect(store.get("a")).toEqual({ turn: 0, status: "done", text: "xyz🦅!", reasoning: "" });
-    expect(store.get("b")).toEqual({ turn: 0, status: "streaming", text: "", reasoning: "🤔" });
+    expect(store.turn("a", 0)).toEqual({ status: "done", text: "zero🦅", reasoning: "r0", length: 5 });
+    expect(store.turn("a", 2)).toMatchObject({ status: "streaming", text: "two so far", reasoning: "r2" });
+    expect(store.applyDelta(delta(10, "!", { tab: "a", turn: 2 }))).toBe("applied");
+    expect(store.applyStatus({ type: "status", tab: "a", turn: 2, status: "done" })).toBe("applied");
+    expect(store.applyDelta(delta(0, "three", { tab: "a", turn: 3 }))).toBe("applied");
+    expect(store.applyDelta(delta(0, "other tab", { tab: "b", turn: 2 }))).toBe("applied");
+    expect(store.turn("a", 2)).toEqual({ status: "done", text: "two so far!", reasoning: "r2", length: 11 });
+    expect(store.turn("a", 3)).toMatchObject({ status: "streaming", text: "three" });
+    expect(store.turn("a", 1)?.text).toBe("one");
+    expect(store.turn("b", 2)?.text).toBe("other tab");
+    expect(store.turn("b", 1)).toBeNull();
+    expect(store.get("a")).toEqual({ turn: 3, status: "streaming", text: "three", reasoning: "" });
+    // A snapshot replaces every turn of its tab.
+    store.applySnapshot(snapshot("fresh", { tab: "a", turn: 3 }));
+    expect(store.turn("a", 0)).toBeNull();
+    expect(store.turn("a", 3)?.text).toBe("fresh");
   });
 });
 
@@ -459,7 +460,7 @@ function simulate(seed: number): { counts: Record<DeltaResult, number>; snapshot
     // The kernel is at least as far as anything delivered (or snapshotted) so far.
     seen.text = Math.max(seen.text, m.progress.text);
     seen.reasoning = Math.max(seen.reasoning, m.progress.reasoning);
-    const result = store.applyDelta({ type: "delta", tab: "t", turn, channel: m.channel, offset: m.offset, text: m.text });
+    const result = store.applyDelta({ tab: "t", turn, channel: m.channel, offset: m.offset, text: m.text });
     counts[result]++;
     if (result === "gap") {
       expect(store.isResyncPending("t")).toBe(true);
@@ -480,7 +481,7 @@ function simulate(seed: number): { counts: Record<DeltaResult, number>; snapshot
     }
     // Old-turn leftovers are ignored whatever their offset.
     if (turn > 0 && store.get("t").turn === turn && rnd() < 0.05) {
-      const stale = store.applyDelta({ type: "delta", tab: "t", turn: turn - 1, channel: "text", offset: m.offset, text: "X" });
+      const stale = store.applyDelta({ tab: "t", turn: turn - 1, channel: "text", offset: m.offset, text: "X" });
       expect(stale).toBe("stale");
       counts[stale]++;
     }

@@ -8,6 +8,7 @@ import { Marked } from "marked";
 import { afterEach, describe, expect, it } from "vitest";
 import cases from "../../tests/fixtures/hostile/cases.json";
 import { renderMarkdown } from "../src/markdown.js";
+import { StreamingMarkdown } from "../src/streamingMarkdown.js";
 
 interface Case {
   id: string;
@@ -68,6 +69,32 @@ describe("the hostile corpus", () => {
       return problems(template.content).length > 0;
     });
     expect(active.length).toBeGreaterThanOrEqual(corpus.cases.length - 6);
+  });
+});
+
+describe("the hostile corpus streamed in random pieces", () => {
+  it.each(corpus.cases.map((c) => [c.id, c] as const))("%s ends as its one-shot render, inert all along", async (_id, c) => {
+    const text = fill(c.text);
+    const once = document.createElement("div");
+    once.append(renderMarkdown(text));
+    for (const seed of [1, 2, 3]) {
+      let state = seed * 7919 + text.length;
+      const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const div = document.createElement("div");
+      document.body.append(div);
+      const md = new StreamingMarkdown(div);
+      let shown = "";
+      while (shown.length < text.length) {
+        shown = text.slice(0, shown.length + 1 + Math.floor(next() * 9));
+        md.update(shown);
+        expect(problems(div), shown).toEqual([]);
+      }
+      md.settle();
+      expect(div.innerHTML).toBe(once.innerHTML);
+      expect(problems(div)).toEqual([]);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    expect(flags.__ipyllm_pwned).toBeUndefined();
   });
 });
 

@@ -86,8 +86,9 @@ describe("text_length check", () => {
     expect(model.sentOfType("sync")).toHaveLength(0);
     setTrait("tabs", [tab("t1", [turn(0, { text_length: 8 })])]);
     expect(model.sentOfType("sync")).toEqual([expect.objectContaining({ type: "sync", tab: "t1" })]);
-    // The same mismatch does not ask again, even after the pending sync expires.
-    state.store.clearPendingResync("t1");
+    // The same mismatch does not ask again, even once the sync is answered with the same text.
+    emit({ type: "snapshot", tab: "t1", turn: 0, status: "done", text: "Hello", reasoning: "", past: [] });
+    expect(state.store.isResyncPending("t1")).toBe(false);
     setTrait("tabs", [tab("t1", [turn(0, { text_length: 8 })], { title: "renamed" })]);
     emit(status("t1", 0, "done"));
     expect(model.sentOfType("sync")).toHaveLength(1);

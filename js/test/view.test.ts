@@ -2,6 +2,7 @@
 import type { AnyModel } from "@anywidget/types";
 import { afterEach, describe, expect, it } from "vitest";
 import { createPanelWidget } from "../src/index.js";
+import { renderMarkdown } from "../src/markdown.js";
 import type { TabInfo, WidgetModel } from "../src/protocol.js";
 import { deltas, FakeModel, PROVIDERS, tab, turn } from "./fakeModel.js";
 
@@ -192,6 +193,45 @@ describe("full panel", () => {
     picker.value = "anthropic:claude-sonnet";
     picker.dispatchEvent(new Event("change"));
     expect(model.sent.at(-1)).toMatchObject({ type: "set_model", tab: "t1", model: "anthropic:claude-sonnet" });
+  });
+});
+
+describe("streaming into the answer", () => {
+  it("keeps a selection in a finished block while more text streams in and after it settles", async () => {
+    const { $, model } = mount({ tabs: streamingTabs() });
+    const answer = () => $("[data-testid=turn][data-turn='1'] [data-testid=answer]")!;
+    const first = "First **paragraph** to select from.\n\n```python\nx = 1\n```\n\nSecond";
+    model.emit(deltas(["t2", 1, 0, first]));
+    await frame();
+    const paragraph = answer().querySelector("p")!;
+    const text = paragraph.firstChild!; // "First "
+    const range = document.createRange();
+    range.setStart(text, 0);
+    range.setEnd(paragraph.querySelector("strong")!.firstChild!, 5);
+    const selection = document.getSelection()!;
+    selection.removeAllRanges();
+    selection.addRange(range);
+    expect(selection.toString()).toBe("First parag");
+    let offset = first.length;
+    const more = [" paragraph.\n\n", "```js\n", "const a = 1;\n", "const b = 2;\n".repeat(10), "```\n\n- item\n", "- item two\n"];
+    for (const piece of more) {
+      model.emit(deltas(["t2", 1, offset, piece]));
+      offset += piece.length;
+      await frame();
+      expect(answer().querySelector("p")).toBe(paragraph);
+      expect(selection.rangeCount).toBe(1);
+      expect(selection.getRangeAt(0).toString()).toBe("First parag");
+    }
+    model.emit({ type: "status", tab: "t2", turn: 1, status: "done" });
+    await frame();
+    expect(answer().querySelector(".ipyllm-cursor")).toBeNull();
+    expect(paragraph.isConnected).toBe(true);
+    expect(selection.getRangeAt(0).startContainer).toBe(text);
+    expect(selection.toString()).toBe("First parag");
+    // And the settled answer is exactly a full render of the text.
+    const full = document.createElement("div");
+    full.append(renderMarkdown(first + more.join("")));
+    expect(answer().innerHTML).toBe(full.innerHTML);
   });
 });
 
