@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -131,10 +132,11 @@ class Session:
 
     def _stream(self, prompt: str, options: RequestOptions) -> Iterator[str]:
         bridge: _worker.ChunkBridge[str] = _worker.ChunkBridge()
+        push = bridge.push
 
         def sink(delta: TextDelta | ReasoningDelta) -> None:
             if type(delta) is TextDelta:
-                bridge.push(delta.text)
+                push(delta.text)
 
         handle = self._send(prompt, sink, options)
         handle.add_done_callback(bridge.close)
@@ -181,8 +183,8 @@ class Session:
                 if waiter:
                     waiting = waiter[:]
                     waiter.clear()
-                    if waiting:
-                        loop.call_soon_threadsafe(_resolve, waiting[0])
+                    if waiting:  # once this network read is handed over, not per piece
+                        _worker.call_when_idle(lambda: _resolve_from(loop, waiting[0]))
 
         handle = self._send(prompt, sink, options)
         handle.add_done_callback(lambda: loop.call_soon_threadsafe(wake))
@@ -241,3 +243,9 @@ class Session:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _resolve_from(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+    """Resolve ``future`` on its ``loop`` from another thread (unless that loop is gone)."""
+    with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+        loop.call_soon_threadsafe(_resolve, future)

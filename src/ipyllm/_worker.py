@@ -7,10 +7,9 @@ blocks (``time.sleep``), and ``asyncio.run`` cannot nest inside it.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -37,6 +36,22 @@ def worker_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def call_when_idle(callback: Callable[[], object]) -> None:
+    """Call ``callback`` once the running loop finishes its current step (at once if no
+    loop runs in this thread).
+
+    A producer on the worker loop wakes a consumer this way: a network read's pieces are
+    all handed over by then, so the consumer wakes once per read, not once per piece, and
+    does not compete for the GIL while the read is still being decoded.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        callback()
+    else:
+        loop.call_soon(callback)
+
+
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
     """Run ``coro`` on the worker loop; cancelling the future cancels the task."""
     return asyncio.run_coroutine_threadsafe(coro, worker_loop())
@@ -46,14 +61,15 @@ class ChunkBridge(Generic[T]):
     """Hands items from the worker thread to one consuming thread.
 
     The producer only appends; it wakes the consumer only when the consumer is
-    actually waiting, so a fast stream costs a deque append per item, not a
-    lock and a notify.
+    actually waiting, and then once the network read being decoded is handed over
+    (:func:`call_when_idle`), so a fast stream costs a list append per item, not a
+    lock and a notify, and the consumer wakes once per read.
     """
 
     __slots__ = ("_closed", "_items", "_waiting", "_wake")
 
     def __init__(self) -> None:
-        self._items: collections.deque[T] = collections.deque()
+        self._items: list[T] = []
         self._wake = threading.Event()
         self._waiting = False
         self._closed = False
@@ -68,7 +84,7 @@ class ChunkBridge(Generic[T]):
         self._items.append(item)
         if self._waiting:
             self._waiting = False  # one wake-up per wait, not one per item
-            self._wake.set()
+            call_when_idle(self._wake.set)
 
     def close(self) -> None:
         """The producer is done; wakes the consumer."""
@@ -89,7 +105,9 @@ class ChunkBridge(Generic[T]):
             if not items and not self._closed:
                 self._wake.wait(timeout)
             self._waiting = False
-        out = []
-        while items:
-            out.append(items.popleft())
+        # A list, not a deque: the producer only appends, so taking the first n items
+        # and deleting them leaves whatever it appended meanwhile.
+        n = len(items)
+        out = items[:n]
+        del items[:n]
         return out

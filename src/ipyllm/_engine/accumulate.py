@@ -77,17 +77,20 @@ class ResponseBuilder:
         """The answer text so far."""
         return "".join(self.text)
 
+    def add_text(self, text: str) -> None:
+        """Fold one :class:`TextDelta`'s text in (the per-token path: no type test)."""
+        size = self.size + len(text)  # inline, not _grow: this is the per-token path
+        if size > self.max_chars:
+            raise AnswerLimitReached
+        self.size = size
+        if self.ttft_s is None:
+            self.ttft_s = time.perf_counter() - self.started
+        self.text.append(text)
+
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Deltas other than text and reasoning land here too."""
         if isinstance(event, TextDelta):
-            text = event.text
-            size = self.size + len(text)  # inline, not _grow: this is the per-token path
-            if size > self.max_chars:
-                raise AnswerLimitReached
-            self.size = size
-            if self.ttft_s is None:
-                self.ttft_s = time.perf_counter() - self.started
-            self.text.append(text)
+            self.add_text(event.text)
         elif isinstance(event, ReasoningDelta):
             text = event.text
             size = self.size + len(text)

@@ -187,16 +187,22 @@ class BodyReader:
         finished = _OPEN
         decode = decode or self.adapter.decode
         state, builder, on_chunk = self.state, self.builder, self.on_chunk
-        add = builder.add
+        add, add_text = builder.add, builder.add_text
         for item in items:
             for event in decode(item, state):
-                add(event)
-                if isinstance(event, (TextDelta, ReasoningDelta)):
+                kind = type(event)  # the event types are final dataclasses
+                if kind is TextDelta:
+                    add_text(event.text)  # type: ignore[union-attr]
                     if on_chunk is not None:
-                        on_chunk(event)
-                elif isinstance(event, Finish):
+                        on_chunk(event)  # type: ignore[arg-type]
+                    continue
+                add(event)
+                if kind is ReasoningDelta:
+                    if on_chunk is not None:
+                        on_chunk(event)  # type: ignore[arg-type]
+                elif kind is Finish:
                     finished = _FINISHED
-                elif isinstance(event, Done):
+                elif kind is Done:
                     return _ENDED
                 elif isinstance(event, ErrorEvent):
                     raise error_from_event(

@@ -19,6 +19,7 @@ from .._types import (
     ToolCallDelta,
     Usage,
 )
+from .._wire.json_text import MAX_LEARNS, StringSlot, loads
 from .._wire.sse import SSEEvent
 from .spec import (
     ErrorDetails,
@@ -65,10 +66,19 @@ def _error_event(obj: dict[str, Any]) -> ErrorEvent:
 class AnthropicStreamState:
     """Per-stream memory: input tokens from ``message_start``, for later usage events."""
 
-    __slots__ = ("tokens_in",)
+    __slots__ = ("learns", "slot", "slot_event", "tokens_in")
 
     def __init__(self) -> None:
         self.tokens_in: int | None = None
+        # A text_delta event's JSON, learnt from one event, so that later ones are read without a
+        # full parse (see StringSlot); the SSE event name it came under; how many tries.
+        self.slot: StringSlot | None = None
+        self.slot_event = ""
+        self.learns = 0
+
+
+def _delta_text(obj: Any) -> Any:
+    return obj["delta"]["text"]
 
 
 class AnthropicAdapter:
@@ -110,13 +120,24 @@ class AnthropicAdapter:
     def decode(self, item: SSEEvent | str, state: AnthropicStreamState) -> list[StreamEvent]:
         """Map one SSE event onto ipyllm events."""
         assert isinstance(item, SSEEvent)
-        obj = json.loads(item.data)
+        data = item.data
+        slot = state.slot
+        if slot is not None and item.event == state.slot_event:
+            text = slot.read(data)
+            if text is not None:  # the last text_delta again, with other text
+                return [TextDelta(text)] if text else []
+        obj = loads(data)
         kind = obj.get("type") or item.event
         if kind == "content_block_delta":
             delta = obj["delta"]
             dtype = delta.get("type")
             if dtype == "text_delta":
-                return [TextDelta(delta["text"])] if delta["text"] else []
+                text = delta["text"]
+                if text and state.learns < MAX_LEARNS:
+                    state.learns += 1
+                    state.slot = StringSlot.learn(data, "text", _delta_text)
+                    state.slot_event = item.event
+                return [TextDelta(text)] if text else []
             if dtype == "thinking_delta":
                 return [ReasoningDelta(delta["thinking"])] if delta["thinking"] else []
             if dtype == "input_json_delta":

@@ -4,7 +4,6 @@ MiniMax, Z.AI and any OpenAI-compatible endpoint. Differences are table rows (se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from .._types import (
     ToolCallDelta,
     Usage,
 )
+from .._wire.json_text import MAX_LEARNS, StringSlot, loads
 from .._wire.sse import SSEEvent
 from .spec import (
     ErrorDetails,
@@ -53,18 +53,35 @@ ERROR_CODES: Mapping[str, str] = {
     "content_filter": "content_filter",
 }
 
+# What the per-token fast path in OpenAIChatAdapter.decode accepts: a chunk, its one
+# choice and its delta holding no other keys (any other key takes the full path).
+_PLAIN_CHUNK_KEYS = frozenset(
+    {"id", "object", "created", "model", "system_fingerprint", "service_tier", "choices", "usage"}
+)
+_PLAIN_CHOICE_KEYS = frozenset({"index", "delta", "logprobs", "finish_reason"})
+_PLAIN_DELTA_KEYS = frozenset({"content", "role"})
+
 
 class OpenAIStreamState:
     """Per-stream memory: what the deltas carried so far, so that a frame repeating the
     whole message (MiniMax's last) adds only what is missing."""
 
-    __slots__ = ("reasonings", "refusals", "texts", "tool_calls")
+    __slots__ = ("learns", "reasonings", "refusals", "slot", "slot_event", "texts", "tool_calls")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.reasonings: list[str] = []
         self.refusals: list[str] = []
         self.tool_calls = False
+        # The text-only chunk's JSON, learnt from one chunk, so that later ones are read without a
+        # full parse (see StringSlot); the SSE event name it came under; how many tries.
+        self.slot: StringSlot | None = None
+        self.slot_event = ""
+        self.learns = 0
+
+
+def _delta_content(obj: Any) -> Any:
+    return obj["choices"][0]["delta"]["content"]
 
 
 def _usage(raw: dict[str, Any]) -> Usage:
@@ -214,9 +231,43 @@ class OpenAIChatAdapter:
         data = item.data
         if data == "[DONE]":
             return [Done()]
-        obj = json.loads(data)
+        slot = state.slot
+        if slot is not None and item.event == state.slot_event:
+            content = slot.read(data)
+            if content is not None:  # the last text-only chunk again, with other text
+                if not content:
+                    return []
+                state.texts.append(content)
+                return [TextDelta(content)]
+        obj = loads(data)
         if item.event == "error":  # Groq and others: `event: error` with an error object
             return [error_event(obj)]
+        # The per-token path: one choice whose delta carries only text (and perhaps the
+        # role), in a chunk with no error or MiniMax envelope. Anything else, and every
+        # check this skips, goes through _decode_obj.
+        if type(obj) is dict and obj.keys() <= _PLAIN_CHUNK_KEYS:
+            choices = obj.get("choices")
+            if type(choices) is list and len(choices) == 1:
+                choice = choices[0]
+                if type(choice) is dict and choice.keys() <= _PLAIN_CHOICE_KEYS:
+                    delta = choice.get("delta")
+                    if (
+                        type(delta) is dict
+                        and delta.keys() <= _PLAIN_DELTA_KEYS
+                        and choice.get("index", 0) == 0
+                        and not choice.get("finish_reason")
+                        and not obj.get("usage")
+                        and obj.get("object") != "chat.completion"
+                    ):
+                        content = delta.get("content")
+                        if not content:
+                            return []
+                        if state.learns < MAX_LEARNS:
+                            state.learns += 1
+                            state.slot = StringSlot.learn(data, "content", _delta_content)
+                            state.slot_event = item.event
+                        state.texts.append(content)
+                        return [TextDelta(content)]
         # MiniMax ends its stream with a frame that repeats the whole message (as a
         # `chat.completion` with `message`, not `delta`) together with the real usage.
         return self._decode_obj(obj, state, whole=obj.get("object") == "chat.completion")

@@ -128,6 +128,8 @@ class SSEDecoder:
             if line[:6] == "data: ":
                 # The overwhelmingly common line, handled before the general field parse.
                 data.append(line[6:])
+            elif line[:7] == "event: ":  # the next most common (Anthropic names every event)
+                event = line[7:]
             elif not line:
                 if data:
                     if len(data) == 1:
