@@ -299,7 +299,8 @@ def test_a_one_turn_panel_lets_go_of_its_threads_once_the_turn_settles(
 
 
 class EventLog(PanelController):
-    """A controller that keeps every event its subscription delivers."""
+    """A controller that keeps every event its subscription delivers: the deltas handed
+    straight to it (``_on_delta``) and the rest, on the delivery thread (``_on_event``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.seen: list[object] = []
@@ -308,6 +309,10 @@ class EventLog(PanelController):
     def _on_event(self, event: object) -> None:
         self.seen.append(event)
         super()._on_event(event)
+
+    def _on_delta(self, delta: Any) -> None:
+        self.seen.append(delta)
+        super()._on_delta(delta)
 
 
 def test_a_compact_panel_is_never_handed_another_tabs_events(
@@ -323,6 +328,8 @@ def test_a_compact_panel_is_never_handed_another_tabs_events(
     try:
         fake.add_reply(Reply([f"o{i} " for i in range(20)], delay_s=0.005))
         busy = other.send("b")
+        # Replies go out in request order: "b" must have taken the first before "a" asks.
+        assert wait_until(lambda: other.last is not None and other.last.text_length > 0)
         fake.add_reply(Reply(["for ", "me"], delay_s=0.005))
         mine.send("a").result(WAIT)
         busy.result(WAIT)

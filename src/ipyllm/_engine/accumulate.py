@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from .._types import (
     Finish,
@@ -16,6 +17,10 @@ from .._types import (
     Usage,
 )
 from .limits import DEFAULT_MAX_ANSWER_CHARS
+
+# Where a caller that keeps the answer itself lets the builder read it back:
+# ``(text, reasoning)`` so far, every delta handed to ``on_chunk`` included.
+AnswerSource = Callable[[], tuple[str, str]]
 
 
 class AnswerLimitReached(Exception):
@@ -32,14 +37,20 @@ class ResponseBuilder:
     Text, reasoning, refusal and tool-call arguments together may hold at most
     ``max_chars`` characters: the delta that would pass it is not kept, and
     :class:`AnswerLimitReached` is raised instead.
+
+    Given an ``answer`` source, the builder keeps no text or reasoning of its own:
+    the caller that stores the deltas (the manager's turn) is the one copy, and
+    :attr:`partial` and :meth:`response` read it from there.
     """
 
     __slots__ = (
+        "answer",
         "filter_reason",
         "finish_reason",
         "max_chars",
         "model",
         "provider",
+        "reasoned",
         "reasoning",
         "refusal",
         "size",
@@ -51,8 +62,13 @@ class ResponseBuilder:
     )
 
     def __init__(
-        self, provider: str, model: str, max_chars: int = DEFAULT_MAX_ANSWER_CHARS
+        self,
+        provider: str,
+        model: str,
+        max_chars: int = DEFAULT_MAX_ANSWER_CHARS,
+        answer: AnswerSource | None = None,
     ) -> None:
+        self.answer = answer
         self.provider = provider
         self.model = model
         self.max_chars = max_chars
@@ -65,16 +81,19 @@ class ResponseBuilder:
         self.usage = Usage()
         self.finish_reason: str | None = None
         self.filter_reason: str | None = None
-        self.ttft_s: float | None = None
+        self.ttft_s: float | None = None  # set by the first text delta
+        self.reasoned = False  # any reasoning delta yet
 
     @property
     def delivered(self) -> bool:
         """Whether any text or reasoning has been handed to the caller."""
-        return bool(self.text or self.reasoning)
+        return self.ttft_s is not None or self.reasoned
 
     @property
     def partial(self) -> str:
         """The answer text so far."""
+        if self.answer is not None:
+            return self.answer()[0]
         return "".join(self.text)
 
     def add_text(self, text: str) -> None:
@@ -85,7 +104,8 @@ class ResponseBuilder:
         self.size = size
         if self.ttft_s is None:
             self.ttft_s = time.perf_counter() - self.started
-        self.text.append(text)
+        if self.answer is None:
+            self.text.append(text)
 
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Deltas other than text and reasoning land here too."""
@@ -97,7 +117,9 @@ class ResponseBuilder:
             if size > self.max_chars:
                 raise AnswerLimitReached
             self.size = size
-            self.reasoning.append(text)
+            self.reasoned = True
+            if self.answer is None:
+                self.reasoning.append(text)
         elif isinstance(event, Usage):
             # Providers report usage more than once; later non-empty values win.
             if event.tokens_in is not None:
@@ -130,9 +152,13 @@ class ResponseBuilder:
 
     def response(self, finish_reason: str | None = None) -> Response:
         """The answer as collected so far; ``finish_reason`` overrides the provider's."""
+        if self.answer is not None:
+            text, reasoning = self.answer()
+        else:
+            text, reasoning = "".join(self.text), "".join(self.reasoning)
         return Response(
-            text=self.partial,
-            reasoning="".join(self.reasoning) if self.reasoning else None,
+            text=text,
+            reasoning=reasoning if self.reasoned else None,
             model=self.model,
             provider=self.provider,
             tokens_in=self.usage.tokens_in,

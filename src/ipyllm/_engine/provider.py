@@ -40,7 +40,7 @@ from .._types import (
 from .._urls import cleartext_host, insecure_http_error
 from .._version import __version__
 from .._wire.lines import EventTooLarge
-from .accumulate import AnswerLimitReached, ResponseBuilder
+from .accumulate import AnswerLimitReached, AnswerSource, ResponseBuilder
 from .errors import BODY_LIMIT, ErrorContext, error_from_http, filter_error, redirect_error
 from .limits import ANSWER_LIMIT, DEFAULT_LIMITS, Limits, seconds_or_none
 from .reader import BodyReader, OnChunk, broken, read_capped
@@ -167,6 +167,7 @@ class Provider:
         deadline_from: float | None = None,
         gate: RequestGate | None = None,
         estimated_tokens: int = 0,
+        answer: AnswerSource | None = None,
     ) -> Response:
         """Stream the answer, calling ``on_chunk`` with each text or reasoning delta.
 
@@ -182,6 +183,9 @@ class Provider:
         :class:`TimeoutError` carries the partial answer, and no retry is started
         that could not begin before it. Past ``max_answer_chars`` the connection
         is closed and the answer so far returned with ``finish_reason="answer_limit"``.
+        A caller that stores the deltas itself passes ``answer`` (its text and reasoning
+        so far): the Response and the errors' partial text are then read from it, not
+        kept a second time.
         """
         limits = self.limits.merged(
             timeout=idle_timeout,
@@ -193,12 +197,14 @@ class Provider:
         loop = asyncio.get_running_loop()
         ends_at = (loop.time() if deadline_from is None else deadline_from) + limits.deadline
         attempt = 0
-        builder = ResponseBuilder(self.name, options.model, limits.max_answer_chars)
+        builder = ResponseBuilder(self.name, options.model, limits.max_answer_chars, answer)
         scope = asyncio.timeout_at(seconds_or_none(ends_at))
         try:
             async with scope:
                 while True:
-                    builder = ResponseBuilder(self.name, options.model, limits.max_answer_chars)
+                    builder = ResponseBuilder(
+                        self.name, options.model, limits.max_answer_chars, answer
+                    )
                     if gate is not None:
                         await gate.acquire(estimated_tokens)
                     try:
@@ -467,7 +473,8 @@ class Provider:
                 "the connection may have been cut; try again.",
                 builder,
             )
-        if builder.finish_reason == CONTENT_FILTER and not builder.text and not builder.tool_calls:
+        no_text = builder.ttft_s is None  # ttft_s is set by the first text delta
+        if builder.finish_reason == CONTENT_FILTER and no_text and not builder.tool_calls:
             raise filter_error(self._error_context(), builder.response())
         return builder.response()
 

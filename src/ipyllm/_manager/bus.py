@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .events import TabsChanged
+from .events import TabDelta, TabsChanged
 from .subscription import Subscription
 
 _Subs = tuple[Subscription, ...]
@@ -35,13 +35,16 @@ class EventBus:
         tab: str | None = None,
         changes: bool = False,
         name: str = "ipyllm-watch",
+        direct: Callable[[TabDelta], object] | None = None,
     ) -> Subscription:
         """Deliver every tab's events (``tab=None``), or tab ``tab``'s, to ``callback``.
 
         A one-tab subscription gets the tab's deltas and statuses, and with
         ``changes`` its ``TabsChanged`` too; to a closed tab it is closed at once.
+        ``direct`` takes the deltas on the stream's own thread, skipping the delivery
+        thread (:meth:`Subscription.put`): a view that throttles itself, like the panel.
         """
-        sub = Subscription(callback, name=name)
+        sub = Subscription(callback, name=name, direct=direct)
         with self._lock:
             if tab is None:
                 self._everything = (*self._everything, sub)

@@ -29,6 +29,7 @@ from .._urls import check_base_url
 if TYPE_CHECKING:
     from typing import Unpack
 
+    from .._engine.accumulate import AnswerSource
     from .._engine.provider import Provider, RequestGate
     from .._engine.reader import OnChunk
 
@@ -203,6 +204,7 @@ async def stream_request(
     gate: RequestGate | None = None,
     deadline_from: float | None = None,
     estimated_tokens: int = 0,
+    answer: AnswerSource | None = None,
 ) -> Response:
     """One request to ``provider`` for ``model`` with ``options``: the one place the
     options become the engine's arguments."""
@@ -218,6 +220,7 @@ async def stream_request(
         deadline_from=deadline_from,
         gate=gate,
         estimated_tokens=estimated_tokens,
+        answer=answer,
     )
 
 

@@ -71,17 +71,60 @@ def _estimate_tokens(messages: list[Message], max_tokens: int | None) -> int:
 
 async def run_turn(writer: TurnWriter, plan: TurnPlan, sink: Sink | None) -> Response:
     """Stream ``writer``'s turn, trying ``plan.models`` in order until one answers."""
-    delivered = False
-    turn = writer.turn
-    append = writer.append
+    batch = ReadBatch(writer, sink)
+    try:
+        return await _run_models(writer, plan, batch)
+    finally:
+        batch.flush()  # whatever ended the turn, the tab holds every piece before it settles
 
-    def on_chunk(delta: TextDelta | ReasoningDelta) -> None:
-        nonlocal delivered
-        delivered = True
-        append("text" if type(delta) is TextDelta else "reasoning", delta.text)
+
+class ReadBatch:
+    """Hands the runner's deltas to the turn one network read at a time.
+
+    The reader calls :meth:`on_chunk` per delta; the first of a read schedules
+    :meth:`flush` for when the worker loop finishes its current step, by which
+    time the read is decoded. The turn then takes them under one lock
+    acquisition (:meth:`TurnWriter.append_many`), and the sink gets each, in order.
+    """
+
+    __slots__ = ("delivered", "pending", "scheduled", "sink", "writer")
+
+    def __init__(self, writer: TurnWriter, sink: Sink | None) -> None:
+        self.writer = writer
+        self.sink = sink
+        self.pending: list[TextDelta | ReasoningDelta] = []
+        self.scheduled = False
+        self.delivered = False
+
+    def on_chunk(self, delta: TextDelta | ReasoningDelta) -> None:
+        self.pending.append(delta)
+        if not self.scheduled:
+            self.scheduled = self.delivered = True
+            _worker.call_when_idle(self.flush)
+
+    def answer(self) -> tuple[str, str]:
+        """The turn's text and reasoning so far, pending deltas included: the engine's
+        Response and partial text are read from here, so the turn keeps the one copy."""
+        self.flush()
+        return self.writer.joined()
+
+    def flush(self) -> None:
+        """Hand the pending deltas over now (also called at the turn's end)."""
+        self.scheduled = False
+        pending = self.pending
+        if not pending:
+            return
+        self.pending = []
+        self.writer.append_many(pending)
+        sink = self.sink
         if sink is not None:
-            sink(delta)
+            for delta in pending:
+                sink(delta)
 
+
+async def _run_models(writer: TurnWriter, plan: TurnPlan, batch: ReadBatch) -> Response:
+    turn = writer.turn
+    on_chunk = batch.on_chunk
     messages = turn.full_query  # built once per turn, from the turns it continues
     last_error: LLMError | None = None
     loop = asyncio.get_running_loop()
@@ -109,10 +152,11 @@ async def run_turn(writer: TurnWriter, plan: TurnPlan, sink: Sink | None) -> Res
                 gate=writer.gate_for(provider),
                 deadline_from=started,
                 estimated_tokens=_estimate_tokens(messages, options.max_tokens),
+                answer=batch.answer,
             )
         except LLMError as err:
             last_error = err
-            if delivered or i == len(plan.models) - 1 or not isinstance(err, _FALL_THROUGH):
+            if batch.delivered or i == len(plan.models) - 1 or not isinstance(err, _FALL_THROUGH):
                 raise
             if loop.time() - started >= budget:
                 raise  # no time left for the next model

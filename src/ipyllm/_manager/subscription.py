@@ -3,6 +3,8 @@
 The stream only appends to the subscriber's queue; a delivery thread calls the
 callback. A slow subscriber therefore gets fewer, larger deltas (contiguous
 ones are merged) and a failing one is logged, and neither stalls the stream.
+A subscriber that throttles itself (the panel's coalescer) may take the deltas
+directly on the stream's thread instead, with a callback that never blocks.
 """
 
 from __future__ import annotations
@@ -47,10 +49,21 @@ class Subscription:
     of the subscription may use to run work on the delivery thread.
     """
 
-    def __init__(self, callback: Callable[[Any], object], name: str) -> None:
+    def __init__(
+        self,
+        callback: Callable[[Any], object],
+        name: str,
+        direct: Callable[[TabDelta], object] | None = None,
+    ) -> None:
         self.callback = callback
+        self.direct = direct
         self._bridge: ChunkBridge[Any] = ChunkBridge()
         self._failures = 0
+        # Events put on the delivery thread's queue, and those it has delivered: while
+        # they differ, a delta must queue behind them to keep the order.
+        self._queued = 0
+        self._delivered = 0
+        self._put_lock = threading.Lock()
         self._thread = threading.Thread(target=self._deliver, name=name, daemon=True)
         self._thread.start()
 
@@ -60,8 +73,25 @@ class Subscription:
         return self._bridge.closed
 
     def put(self, event: object) -> None:
-        """Queue an event (any thread; never blocks)."""
-        self._bridge.push(event)
+        """Queue an event (any thread; never blocks).
+
+        With a ``direct`` callback, a :class:`TabDelta` goes to it at once on the
+        putting thread (the stream's), unless earlier events still wait for the
+        delivery thread: then it queues behind them. ``direct`` must be quick and
+        never block (a panel's coalescer only stores the piece).
+        """
+        direct = self.direct
+        if direct is not None and type(event) is TabDelta and self._queued == self._delivered:
+            if self._bridge.closed:
+                return
+            try:
+                direct(event)
+            except Exception:
+                self._failed()
+            return
+        with self._put_lock:
+            self._queued += 1
+            self._bridge.push(event)
 
     def close(self) -> None:
         """Stop delivering; events already queued are still delivered."""
@@ -79,12 +109,17 @@ class Subscription:
         bridge = self._bridge
         while True:
             closed = bridge.closed
-            for event in merge_deltas(bridge.take(0.5)):
+            taken = bridge.take(0.5)
+            for event in merge_deltas(taken):
                 try:
                     self.callback(event)
                 except Exception:
-                    self._failures += 1
-                    if self._failures == 1:  # once: a broken view must not flood the log
-                        log.warning("a tab subscriber failed; it keeps receiving", exc_info=True)
+                    self._failed()
+            self._delivered += len(taken)  # this thread alone writes it
             if closed:
                 return
+
+    def _failed(self) -> None:
+        self._failures += 1
+        if self._failures == 1:  # once: a broken view must not flood the log
+            log.warning("a tab subscriber failed; it keeps receiving", exc_info=True)

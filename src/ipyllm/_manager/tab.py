@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .. import _worker
 from .._errors import ConfigurationError, LLMError, TabBusyError, UnknownTabError
-from .._types import Message, Response
+from .._types import Message, ReasoningDelta, Response, TextDelta
 from . import cost as pricing
 from .events import (
     Channel,
@@ -317,15 +317,43 @@ class TurnWriter:
 
     def append(self, channel: Channel, piece: str) -> None:
         """Store ``piece`` once in the turn and publish it, tagged with its offset."""
+        self.append_many([TextDelta(piece) if channel == "text" else ReasoningDelta(piece)])
+
+    def append_many(self, deltas: Sequence[TextDelta | ReasoningDelta]) -> None:
+        """Store a network read's deltas in the turn under one lock acquisition, and
+        publish one :class:`TabDelta` per run of the same channel, tagged with its offset."""
+        if not deltas:
+            return
         turn = self.turn
+        runs: list[tuple[Channel, int, str]] = []
         with self._lock:
-            offset = turn.append(channel, piece)
+            start = 0
+            kind = type(deltas[0])
+            for i in range(1, len(deltas) + 1):
+                if i < len(deltas) and type(deltas[i]) is kind:
+                    continue
+                channel: Channel = "text" if kind is TextDelta else "reasoning"
+                run = deltas[start:i]
+                piece = run[0].text if len(run) == 1 else "".join([d.text for d in run])
+                runs.append((channel, turn.append(channel, piece), piece))
+                if i < len(deltas):
+                    start, kind = i, type(deltas[i])
             if turn.ttft_s is None:
                 # Provisional (the provider's Response replaces it); kept if the turn stops.
                 turn.ttft_s = time.time() - turn.started_at
         tab_id = self.tab.id
         if self._bus.listening(tab_id):
-            self._bus.publish(TabDelta(tab_id, turn.index, offset, piece, channel))
+            publish, index = self._bus.publish, turn.index
+            for channel, offset, piece in runs:
+                publish(TabDelta(tab_id, index, offset, piece, channel))
+
+    def joined(self) -> tuple[str, str]:
+        """The turn's text and reasoning so far, each kept from now on as one string (the
+        same object returned here), so a Response built from it shares the turn's copy."""
+        turn = self.turn
+        with self._lock:
+            turn.compact()
+            return turn.text, turn.reasoning
 
     async def finish(
         self, status: TabStatusName, response: Response | None, error: LLMError | None

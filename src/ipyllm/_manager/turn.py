@@ -131,7 +131,8 @@ class Turn:
         return _joined(self._reasoning)
 
     def compact(self) -> None:
-        """Keep the settled text and reasoning as one string each, not their pieces."""
+        """Keep the text and reasoning as one string each, not their pieces (under the
+        tab's lock: a settled turn, or a Response taking the turn's copy)."""
         if len(self._text) > 1:
             self._text = [_joined(self._text)]
         if len(self._reasoning) > 1:

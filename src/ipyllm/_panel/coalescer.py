@@ -38,7 +38,8 @@ class DeltaCoalescer:
     delta still pending, so a tab's text always precedes its status.
 
     ``send`` is called by whichever thread triggers the message: the caller of
-    :meth:`push` (a first delta, a status), the background flusher thread
+    :meth:`push` (a first delta, a status; never the caller of :meth:`put`,
+    which only stores the delta), the background flusher thread
     (merged deltas), or the caller of :meth:`flush_due`, :meth:`flush` or
     :meth:`close`. Calls never overlap and come in event order; ``send`` must
     not call back into the coalescer. With ``thread=False`` no flusher thread
@@ -98,6 +99,16 @@ class DeltaCoalescer:
         self._flush(
             {"type": "status", "tab": event.tab_id, "turn": event.turn, "status": event.status}
         )
+
+    def put(self, delta: TabDelta) -> None:
+        """Store one delta and leave its sending to the flusher thread (any thread; never
+        blocks on a send): the stream's own thread hands deltas over this way. The
+        flusher sends at once after ``interval`` without a send, else when it is due."""
+        with self._lock:
+            if self.closed:
+                return
+            self._add(delta)
+            self._wake.notify()
 
     def flush_due(self) -> bool:
         """Send the pending deltas if ``interval`` has passed since the last send; True if sent."""

@@ -88,13 +88,19 @@ class PanelController:
             self.close()  # shown after the fact: nothing more will come
 
     def _subscribe(self) -> Subscription:
+        # Deltas go straight from the stream to the coalescer (_on_delta), whose flusher
+        # thread throttles and sends them; statuses and changes take the delivery thread.
+        bus = self.manager.bus
         if self.only_tab is None:
-            return self.manager.subscribe(self._on_event)
-        tab = self.manager.find(self.only_tab)
-        if tab is not None:
-            return tab.subscribe(self._on_event, changes=True)
-        # Closed already: the bus gives a subscription that has ended.
-        return self.manager.bus.subscribe(self._on_event, tab=self.only_tab, changes=True)
+            return bus.subscribe(self._on_event, name="ipyllm-panel", direct=self._on_delta)
+        # A closed tab gives a subscription that has ended.
+        return bus.subscribe(
+            self._on_event,
+            tab=self.only_tab,
+            changes=True,
+            name=f"ipyllm-panel-{self.only_tab}",
+            direct=self._on_delta,
+        )
 
     @property
     def following(self) -> bool:
@@ -115,6 +121,13 @@ class PanelController:
             return True
         turns = tab.turns
         return self.only_turn < len(turns) and turns[self.only_turn].settled.is_set()
+
+    # ---- the stream's thread: deltas into the coalescer, nothing sent here -----
+
+    def _on_delta(self, delta: TabDelta) -> None:
+        if self.only_turn is not None and delta.turn != self.only_turn:
+            return
+        self.coalescer.put(delta)
 
     # ---- the delivery thread: tab events in, messages and traits out -----------
 
