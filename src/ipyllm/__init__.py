@@ -68,7 +68,7 @@ _LOCATIONS = {
     "Response": "._types",
     "Provider": "._engine.provider",
     "Session": "._session",
-    "default_model": "._session",
+    "default_model": "._registry",
     "configure": "._registry",
     "get_provider": "._registry",
     "register_endpoint": "._registry",
@@ -125,8 +125,8 @@ if _TYPE_CHECKING:
     from ._manager.manager import SessionManager, history, manager, usage
     from ._manager.tab import Tab
     from ._panel.widget import ChatPanel, chat
-    from ._registry import configure, get_provider, register_endpoint
-    from ._session import Session, default_model
+    from ._registry import configure, default_model, get_provider, register_endpoint
+    from ._session import Session
     from ._types import Message, Options, Response
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import _registry, _worker
 from ._errors import LLMError
-from ._registry import default_model as default_model  # ipyllm.default_model is found here
+from ._registry import default_model
 from ._types import Message, ReasoningDelta, Response, TextDelta
 
 if TYPE_CHECKING:

@@ -101,8 +101,6 @@ class Provider:
         api_key: str | None,
         key_resolver: Callable[[], str | None] | None = None,
         transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
-        models: tuple[str, ...] | None = None,
-        headers: dict[str, str] | None = None,
         allow_insecure_http: bool = False,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
@@ -115,8 +113,6 @@ class Provider:
         self._key = api_key
         self._key_resolver = key_resolver
         self._transport_factory = transport_factory
-        self._models = models or spec.models
-        self._headers = headers or {}
         # The wire format's business codes, with the provider's own on top.
         self._error_codes = {**adapter.error_codes, **spec.error_codes}
         # One HTTP client per event loop (connections belong to the loop that opened
@@ -292,7 +288,7 @@ class Provider:
 
     def available_models(self) -> list[str]:
         """The models ipyllm knows for this provider, without asking it."""
-        return list(self._models)
+        return list(self.spec.models)
 
     async def list_models(self) -> list[str]:
         """The models the provider serves now (its static list where it has no API for it)."""
@@ -423,7 +419,6 @@ class Provider:
         request = self.adapter.build_request(
             self.spec, self.base_url, self._api_key(), messages, options
         )
-        request.headers.update(self._headers)
         if not self._include_usage and request.json is not None:
             request.json.pop("stream_options", None)
         return request

@@ -37,7 +37,7 @@ DEFAULT_TAB_TITLE = "llm"
 def choose_tab(opts: CellOptions, state: MagicState) -> Tab:
     """The tab this cell writes to (created when new)."""
     from .. import manager
-    from .._session import default_model
+    from .._registry import default_model
 
     mgr = manager()
     if opts.tab:
