@@ -9,6 +9,7 @@ hypothesis-chosen points, to show the result does not depend on the split.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 
@@ -64,6 +65,44 @@ def check_response(entry: dict[str, Any], response: ipyllm.Response) -> None:
             {"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls
         ]
         assert calls == entry["expected_tool_calls"]
+    if "expected_tool_args" in entry:
+        assert [json.loads(c.arguments) for c in response.tool_calls] == entry["expected_tool_args"]
+    if "expected_structured_output" in entry:
+        assert json.loads(response.text) == entry["expected_structured_output"]
+    signatures = _recorded_signatures(entry)
+    if entry["provider_family"] == "gemini":
+        # Each call keeps its own thoughtSignature (the next request must echo it).
+        assert [c.signature for c in response.tool_calls] == signatures
+    elif entry["provider_family"] == "anthropic" and signatures:
+        assert response.reasoning_signature == "".join(s for s in signatures if s)
+        assert response.reasoning_signature
+
+
+def _recorded_signatures(entry: dict[str, Any]) -> list[str | None]:
+    """The signatures the recording carries, read straight from its frames: for Gemini,
+    each functionCall part's thoughtSignature (None where it has none), in order; for
+    Anthropic, the signature_delta pieces."""
+    found: list[str | None] = []
+    if entry["wire_format"] != "sse" or entry["http_status"] != 200:
+        return found
+    text = (WIRE_DIR / entry["file"]).read_text("utf-8")
+    for line in text.splitlines():
+        if not line.startswith("data:"):
+            continue
+        try:
+            obj = json.loads(line[5:])
+        except ValueError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        for candidate in obj.get("candidates") or ():
+            for part in (candidate.get("content") or {}).get("parts") or ():
+                if "functionCall" in part:
+                    found.append(part.get("thoughtSignature"))
+        delta = obj.get("delta")
+        if isinstance(delta, dict) and delta.get("type") == "signature_delta":
+            found.append(delta["signature"])
+    return found
 
 
 def check_error(entry: dict[str, Any], err: ipyllm.LLMError) -> None:
@@ -107,7 +146,9 @@ def test_transcript_through_session(
         assert session.messages == []  # a failed turn leaves the history as it was
     else:
         check_response(entry, response)
-        assert session.messages[-1] == {"role": "assistant", "content": entry["expected_text"]}
+        # Compare role and content only: the message may carry more (tool calls, reasoning).
+        last = session.messages[-1]
+        assert (last["role"], last["content"]) == ("assistant", entry["expected_text"])
     assert len(fake.requests) == 1
 
 

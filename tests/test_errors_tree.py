@@ -34,6 +34,7 @@ GROUPS: dict[type[ipyllm.LLMError], set[type[ipyllm.LLMError]]] = {
         ipyllm.InsecureHTTPError,
         ipyllm.UnknownProviderError,
         ipyllm.KeyringError,
+        ipyllm.ToolError,
     },
     ipyllm.ProviderError: {
         ipyllm.AuthenticationError,
@@ -47,7 +48,7 @@ GROUPS: dict[type[ipyllm.LLMError], set[type[ipyllm.LLMError]]] = {
     },
     ipyllm.TransportError: {ipyllm.TimeoutError, ipyllm.ConnectionError, ipyllm.StreamError},
 }
-UNGROUPED = {ipyllm.UnknownTabError, ipyllm.TabBusyError, ipyllm.PanelError}
+UNGROUPED = {ipyllm.UnknownTabError, ipyllm.TabBusyError, ipyllm.PanelError, ipyllm.SchemaError}
 
 # Every subclass relation the flat tree had: what caught an error before still does.
 KEPT = [

@@ -321,7 +321,7 @@ def test_turns_keep_no_copy_of_the_conversation(fake: FakeLLMServer) -> None:
         for turn, request in zip(tab.turns, requests, strict=True):
             # A reference to the turn before and the turn's own strings, nothing more.
             lists = {k: v for k, v in vars(turn).items() if isinstance(v, list)}
-            assert lists == {"_text": [turn.text], "_reasoning": []}
+            assert lists == {"_text": [turn.text], "_reasoning": [], "steps": [], "tool_calls": []}
             assert turn.extends is (tab.turns[turn.index - 1] if turn.index else None)
             assert turn.prompt is turn.query
             assert turn.full_query == request

@@ -41,6 +41,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("providers", ("ipyllm._providers",)),
     ("engine", ("ipyllm._engine",)),
     ("registry", ("ipyllm._registry", "ipyllm.keys")),
+    # Python functions as tools and types as output schemas (pydantic): used by the
+    # manager's tool loop, knowing nothing of providers or HTTP.
+    ("tools", ("ipyllm._tools",)),
     ("manager", ("ipyllm._manager", "ipyllm._worker")),
     (
         "front doors",

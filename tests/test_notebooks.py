@@ -38,3 +38,21 @@ def test_quickstart_runs_offline_on_the_demo(monkeypatch: pytest.MonkeyPatch) ->
     assert "And one risk of them?" in code[2].outputs[0]["data"]["text/markdown"]
     assert "4 messages in the history" in _text(code[3])
     assert "UnknownProviderError" in _text(code[-1])
+
+
+@pytest.mark.kernel
+def test_tools_notebook_runs_offline() -> None:
+    nb = nbformat.read(NOTEBOOKS / "tools.ipynb", as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    assert errors == []
+    text = "\n".join(_text(c) for c in code)
+    assert "City(name='Tokyo', population=37400000)" in text
+    assert "partial:" in text
+    assert "population" in text
+    rome = """get_weather({"city":"Rome"}) -> {'city': 'Rome', 'temp': 24, 'unit': 'c'} [done]"""
+    assert rome in text
+    assert "['user', 'assistant', 'tool', 'tool', 'assistant']" in text
+    assert "tool_result" in text
+    assert "[('Paris', 'done'), ('Rome', 'denied')]" in text

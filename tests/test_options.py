@@ -73,8 +73,9 @@ def test_the_typed_dicts_and_the_dataclass_name_the_same_options() -> None:
     send_hints = typing.get_type_hints(SendOptions)
     data_hints = typing.get_type_hints(RequestOptions)
     assert send_hints == data_hints
-    # What the adapter needs is a subset, derived from the declaration, not listed again.
-    adapter = {f.name for f in dataclasses.fields(ipyllm.Options)} - {"model"}
+    # What the adapter needs is a subset, derived from the declaration, not listed again
+    # (tools and the schema become the ToolSpecs and the OutputSchema adapters take).
+    adapter = {f.name for f in dataclasses.fields(ipyllm.Options)} - {"model", "output_schema"}
     assert adapter <= fields
     options = RequestOptions(system="s", temperature=0.5, max_tokens=9, headers={"X-A": "1"})
     assert options.for_model("m") == ipyllm.Options(

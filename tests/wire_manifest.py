@@ -19,5 +19,6 @@ FAMILY_PROVIDER = {
     "vllm": "vllm",
     "minimax": "minimax",
     "zai": "zai",
+    "ollama": "ollama",
     "openai_compatible": "openai-compatible",
 }

@@ -37,6 +37,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "Response",
+    "SchemaError",
     "ServerError",
     "Session",
     "SessionManager",
@@ -44,6 +45,8 @@ __all__ = [
     "Tab",
     "TabBusyError",
     "TimeoutError",
+    "ToolCall",
+    "ToolError",
     "TransportError",
     "TurnHandle",
     "UnknownProviderError",
@@ -66,6 +69,7 @@ _LOCATIONS = {
     "Message": "._types",
     "Options": "._types",
     "Response": "._types",
+    "ToolCall": "._types",
     "Provider": "._engine.provider",
     "Session": "._session",
     "default_model": "._registry",
@@ -112,10 +116,12 @@ if _TYPE_CHECKING:
         ProviderError,
         QuotaExceededError,
         RateLimitError,
+        SchemaError,
         ServerError,
         StreamError,
         TabBusyError,
         TimeoutError,
+        ToolError,
         TransportError,
         UnknownProviderError,
         UnknownTabError,
@@ -127,7 +133,7 @@ if _TYPE_CHECKING:
     from ._panel.widget import ChatPanel, chat
     from ._registry import configure, default_model, get_provider, register_endpoint
     from ._session import Session
-    from ._types import Message, Options, Response
+    from ._types import Message, Options, Response, ToolCall
 
 
 def load_ipython_extension(ipython: _Any) -> None:

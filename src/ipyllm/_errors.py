@@ -13,7 +13,9 @@ few leaves of its own; ``except`` the group when the leaf does not matter::
     │   ├── InsecureHTTPError           a key would go over plain http:// to a host that
     │   │                               is not loopback or on a private network
     │   ├── UnknownProviderError        "foo:model" names no provider or endpoint
-    │   └── KeyringError                the OS keyring is missing, locked or refused
+    │   ├── KeyringError                the OS keyring is missing, locked or refused
+    │   └── ToolError                   a function cannot be a tool (its name, a
+    │                                   parameter with no JSON Schema)
     ├── ProviderError                   the provider answered with an error (``status``)
     │   ├── AuthenticationError         401, 403, or a 400 that says the key is bad
     │   ├── RateLimitError              429; ``retry_after`` holds the wait in seconds
@@ -37,6 +39,9 @@ few leaves of its own; ``except`` the group when the leaf does not matter::
     │   │                               ConnectionError
     │   └── StreamError                 the stream broke: malformed data, ended early, or
     │                                   an error event with no status of its own
+    ├── SchemaError                     a structured answer (``schema=``) is not valid JSON
+    │                                   or fails the schema; ``partial`` holds the text,
+    │                                   ``errors`` what is wrong
     ├── UnknownTabError                 no open tab (or past conversation) by that name,
     │                                   or the tab was closed
     ├── TabBusyError                    the tab is still answering its last prompt
@@ -102,10 +107,12 @@ __all__ = [
     "ProviderError",
     "QuotaExceededError",
     "RateLimitError",
+    "SchemaError",
     "ServerError",
     "StreamError",
     "TabBusyError",
     "TimeoutError",
+    "ToolError",
     "TransportError",
     "UnknownProviderError",
     "UnknownTabError",
@@ -343,6 +350,27 @@ class ConnectionError(TransportError, builtins.ConnectionError):
 
 class StreamError(TransportError):
     """The stream broke: malformed data, an early end, or an unclassified error event."""
+
+
+class SchemaError(LLMError):
+    """A structured answer (``schema=``) is not valid JSON, or does not fit the schema.
+
+    ``partial`` holds the text as received, ``errors`` the validation errors (a list of
+    dicts with ``loc``, ``msg`` and ``type``, as pydantic gives them), and ``response``
+    the whole answer, whose ``data`` is None.
+    """
+
+    def __init__(
+        self, message: str, *, errors: list[dict[str, Any]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.errors: list[dict[str, Any]] = redact_value(errors or [])
+
+
+class ToolError(ConfigurationError):
+    """A function cannot be offered to a model as a tool: a name the providers refuse, two
+    tools of one name, a parameter without a JSON Schema. A tool that raises while it
+    runs is not this: its error goes back to the model as its result."""
 
 
 class UnknownTabError(LLMError):

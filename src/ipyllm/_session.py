@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from . import _registry, _worker
 from ._errors import LLMError
 from ._registry import default_model
-from ._types import Message, ReasoningDelta, Response, TextDelta
+from ._types import Message, ReasoningDelta, Response, TextDelta, ToolCall
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -55,6 +55,13 @@ class Session:
     ``ask``/``stream`` block the calling thread while the stream runs on the
     manager's worker thread; ``aask``/``astream`` are their asyncio twins.
     ``stop()`` ends the current answer from any thread, keeping the partial.
+
+    ``tools`` (Python functions the model may call), ``approve`` (``"auto"``, the
+    default; ``"ask"``: each call is put to the user, here with ``input()``, in a chat
+    panel with Run / Deny; or a function of the :class:`~ipyllm.ToolCall`),
+    ``max_tool_rounds`` (default 10) and ``schema`` (the type the answer must fit:
+    ``response.data`` holds the validated value) are request options like the rest:
+    docs/tools.md.
     """
 
     def __init__(
@@ -98,6 +105,7 @@ class Session:
         else:
             self.tab = mgr.find(tab) or mgr.new_tab(title=tab, model=self.model)
         self.last: Response | None = None
+        self._asked: list[ToolCall] = []  # calls put to the user (approve="ask")
 
     @property
     def model(self) -> str:
@@ -140,9 +148,12 @@ class Session:
 
         handle = self._send(prompt, sink, options)
         handle.add_done_callback(bridge.close)
+        asking = options.approve == "ask"
         try:
             while not bridge.closed:
                 yield from bridge.take(0.25)
+                if asking:
+                    self._ask_user()
             handle.wait()
             yield from bridge.take(0)  # what arrived while a stop() settled
         except BaseException:  # GeneratorExit, KeyboardInterrupt: stop, keep the partial
@@ -188,6 +199,7 @@ class Session:
 
         handle = self._send(prompt, sink, options)
         handle.add_done_callback(lambda: loop.call_soon_threadsafe(wake))
+        asking = options.approve == "ask"
         try:
             while True:
                 while items:
@@ -197,7 +209,12 @@ class Session:
                 future = loop.create_future()
                 waiter[:] = [future]
                 if not items and not handle.done():
-                    await future
+                    if asking:
+                        await asyncio.wait({future}, timeout=0.25)
+                        if self.tab.pending_calls():
+                            await asyncio.to_thread(self._ask_user)
+                    else:
+                        await future
                 waiter.clear()
         except BaseException:
             handle.cancel()
@@ -223,6 +240,18 @@ class Session:
         self.last = None
 
     # ---- internals -------------------------------------------------------------
+
+    def _ask_user(self) -> None:
+        """``approve="ask"`` from code: ask on the calling thread, one call at a time,
+        for every call waiting (a panel showing the tab may answer first). Each call is
+        asked once: an answer reaches the worker a moment after it is given."""
+        for call in self.tab.pending_calls():
+            if any(call is done for done in self._asked):
+                continue
+            self._asked.append(call)
+            question = f"Run tool {call.name}({call.arguments})? [y/N] "
+            answer = input(question).strip().lower()
+            self.tab.approve(call, answer in ("y", "yes"))
 
     def _call_options(self, where: str, overrides: CallOptions) -> RequestOptions:
         from ._manager.options import CALL_OPTION_NAMES

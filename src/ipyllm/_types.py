@@ -3,16 +3,60 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class WireToolCall(TypedDict):
+    """A tool call inside an assistant :class:`Message`, as it goes back to the provider."""
+
+    id: str | None  # None where the provider sends none (older Gemini and Ollama)
+    name: str
+    arguments: str  # the JSON text of the arguments, as the model wrote it
+    # Gemini's thoughtSignature for this call, sent back with it (the API requires it).
+    signature: NotRequired[str]
 
 
 class Message(TypedDict):
-    """One turn of a conversation, as every provider adapter accepts it."""
+    """One message of a conversation, as every provider adapter accepts it.
+
+    ``role`` and ``content`` are always there. An assistant message that called tools
+    has ``tool_calls``; each call's result is a ``"tool"`` message naming the call
+    (``tool_call_id``) and the function (``name``), ``is_error`` when it failed.
+    ``reasoning`` and ``reasoning_signature`` are an assistant message's thinking, which
+    Anthropic requires back, signed, in a conversation that used tools.
+    """
 
     role: Role
     content: str
+    tool_calls: NotRequired[list[WireToolCall]]
+    tool_call_id: NotRequired[str | None]
+    name: NotRequired[str]
+    is_error: NotRequired[bool]
+    reasoning: NotRequired[str]
+    reasoning_signature: NotRequired[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call, as the provider is told of it: its name, what it
+    does, and the JSON Schema of its arguments (an object schema)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSchema:
+    """The JSON Schema the answer must follow (structured output). ``name`` is a short
+    identifier (OpenAI's ``json_schema.name``, Anthropic's forced tool); ``strict`` asks
+    the provider to enforce the schema where it can."""
+
+    name: str
+    schema: dict[str, Any]
+    strict: bool = True
 
 
 @dataclass(slots=True)
@@ -27,6 +71,9 @@ class Options:
     extra_body: dict[str, Any] = field(default_factory=dict)
     # Extra HTTP headers for this request only.
     headers: dict[str, str] = field(default_factory=dict)
+    # Functions the model may call this request, and the schema the answer must follow.
+    tools: tuple[ToolSpec, ...] = ()
+    output_schema: OutputSchema | None = None
 
     def __post_init__(self) -> None:
         check_options(self.temperature, self.max_tokens)
@@ -97,13 +144,23 @@ class RefusalDelta:
 
 
 @dataclass(slots=True)
+class ReasoningSignature:
+    """The signature of the reasoning so far (Anthropic's ``signature_delta``): sent back
+    with the reasoning when the conversation goes on after a tool call."""
+
+    signature: str
+
+
+@dataclass(slots=True)
 class ToolCallDelta:
-    """A piece of a tool call; ``index`` groups the pieces of one call."""
+    """A piece of a tool call; ``index`` groups the pieces of one call. ``signature`` is
+    Gemini's ``thoughtSignature`` for the call."""
 
     index: int
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    signature: str | None = None
 
 
 @dataclass(slots=True)
@@ -147,17 +204,42 @@ class Done:
 
 
 StreamEvent = (
-    TextDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | Usage | Finish | ErrorEvent | Done
+    TextDelta
+    | ReasoningDelta
+    | ReasoningSignature
+    | RefusalDelta
+    | ToolCallDelta
+    | Usage
+    | Finish
+    | ErrorEvent
+    | Done
 )
+
+ToolCallStatus = Literal["requested", "awaiting", "running", "done", "error", "denied", "skipped"]
 
 
 @dataclass(slots=True)
 class ToolCall:
-    """A complete tool call the model asked for."""
+    """A tool call the model asked for, and what became of it.
+
+    ``arguments`` is the JSON text exactly as the model wrote it; ``args`` the parsed
+    arguments (set when the call is run). ``status``: ``requested`` (not run: no such
+    tool, or the turn ended first), ``awaiting`` (the user's approval), ``running``,
+    ``done`` (``result`` holds what the function returned), ``error`` (``error`` holds
+    the exception's type and message, sent to the model as the result), ``denied``
+    (the user declined it) or ``skipped`` (``max_tool_rounds`` was reached).
+    """
 
     id: str | None
     name: str | None
     arguments: str
+    args: dict[str, Any] | None = None
+    result: Any = None
+    error: str | None = None
+    elapsed_s: float | None = None
+    status: ToolCallStatus = "requested"
+    # Gemini's thoughtSignature, echoed back with the call; not shown.
+    signature: str | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -180,6 +262,11 @@ class Response:
     # Set when a content filter ended the answer (``finish_reason == "content_filter"``):
     # the provider's reason, such as Gemini's ``SAFETY`` or ``RECITATION``.
     filter_reason: str | None = None
+    # The validated value of a structured answer (``schema=``): a pydantic model, a
+    # dataclass, or the parsed JSON; None without a schema.
+    data: Any = None
+    # The signature of ``reasoning`` (Anthropic), sent back after a tool call; not shown.
+    reasoning_signature: str | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         return self.text

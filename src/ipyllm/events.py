@@ -2,7 +2,8 @@
 
 :meth:`Tab.subscribe <ipyllm.Tab.subscribe>` delivers a :data:`TabEvent`, a
 :class:`TabDelta` (text to put at an offset of a turn's answer or reasoning) or a
-:class:`TabStatus` (a turn started, finished, stopped or failed);
+:class:`TabStatus` (a turn started, finished, stopped or failed) or a
+:class:`TabToolCall` (a tool call of a turn appeared, waits for approval, ran);
 :meth:`SessionManager.subscribe <ipyllm.SessionManager.subscribe>` delivers a
 :data:`ManagerEvent`: those of every tab, and :class:`TabsChanged` when a tab is
 opened, closed, renamed, re-modelled or given another ``max_history``.
@@ -30,6 +31,7 @@ from ._manager.events import (
     TabSnapshot,
     TabStatus,
     TabStatusName,
+    TabToolCall,
 )
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "TabSnapshot",
     "TabStatus",
     "TabStatusName",
+    "TabToolCall",
     "TabsChange",
     "TabsChanged",
 ]

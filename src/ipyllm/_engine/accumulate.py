@@ -8,6 +8,7 @@ from collections.abc import Callable
 from .._types import (
     Finish,
     ReasoningDelta,
+    ReasoningSignature,
     RefusalDelta,
     Response,
     StreamEvent,
@@ -52,6 +53,7 @@ class ResponseBuilder:
         "provider",
         "reasoned",
         "reasoning",
+        "reasoning_signature",
         "refusal",
         "size",
         "started",
@@ -77,6 +79,7 @@ class ResponseBuilder:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.refusal: list[str] = []
+        self.reasoning_signature: str | None = None
         self.tool_calls: dict[int, ToolCall] = {}
         self.usage = Usage()
         self.finish_reason: str | None = None
@@ -138,11 +141,16 @@ class ResponseBuilder:
             self._grow(len(event.arguments))
             call = self.tool_calls.get(event.index)
             if call is None:
-                self.tool_calls[event.index] = ToolCall(event.id, event.name, event.arguments)
+                self.tool_calls[event.index] = ToolCall(
+                    event.id, event.name, event.arguments, signature=event.signature
+                )
             else:
                 call.id = call.id or event.id
                 call.name = call.name or event.name
+                call.signature = call.signature or event.signature
                 call.arguments += event.arguments
+        elif isinstance(event, ReasoningSignature):
+            self.reasoning_signature = (self.reasoning_signature or "") + event.signature
 
     def _grow(self, chars: int) -> None:
         size = self.size + chars
@@ -170,4 +178,5 @@ class ResponseBuilder:
             refusal="".join(self.refusal) if self.refusal else None,
             tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)],
             filter_reason=self.filter_reason,
+            reasoning_signature=self.reasoning_signature,
         )

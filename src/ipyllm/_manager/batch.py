@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import _registry, _worker
-from .._errors import LLMError
+from .._errors import LLMError, SchemaError
 from .._types import Message, Response
 from .cost import cost_usd
-from .options import request_options, stream_request
+from .options import RequestOptions, request_options, stream_request
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -37,11 +37,21 @@ def batch(
     ``allow_insecure_http``, ``max_retries``, and the limits ``timeout``,
     ``connect_timeout``, ``deadline`` (each prompt's, from when it starts) and
     ``max_answer_chars`` (docs/limits.md); ``max_history`` has nothing to cut
-    (each prompt goes alone). An unknown option is a :class:`TypeError`.
+    (each prompt goes alone). With ``schema=`` each answer's ``data`` holds the
+    validated value, and an answer that does not fit is a
+    :class:`~ipyllm.SchemaError` in its place. With ``tools=`` each prompt runs its
+    own tool loop (``approve`` may be ``"auto"`` or a function, not ``"ask"``). An
+    unknown option is a :class:`TypeError`.
     """
     from .manager import manager
 
     opts = request_options("batch()", options)
+    if opts.tools and opts.approve == "ask":
+        raise TypeError(
+            "batch() cannot ask before each tool call (nobody would see the question): "
+            "use approve='auto' or a function of the ToolCall."
+        )
+    output = opts.output
     prompts = list(prompts)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -63,11 +73,25 @@ def batch(
         async def one(prompt: str) -> Response | LLMError:
             messages: list[Message] = [{"role": "user", "content": prompt}]
             async with slots:
+                if opts.tools:
+                    try:
+                        return await _with_tools(prompt, f"{provider_name}:{model_name}", opts)
+                    except LLMError as err:
+                        return err
+                    finally:
+                        if bar is not None:
+                            bar.update(1)
                 try:
                     response = await stream_request(provider, messages, model_name, opts, gate=gate)
                     response.cost = cost_usd(
                         provider_name, model_name, response.tokens_in, response.tokens_out
                     )
+                    if output is not None:
+                        try:
+                            response.data = output.parse(response.text)
+                        except SchemaError as err:
+                            err.response = response
+                            raise
                     return response
                 except LLMError as err:
                     return err
@@ -86,6 +110,19 @@ def batch(
     finally:
         if bar is not None:
             bar.close()
+
+
+async def _with_tools(prompt: str, model: str, opts: RequestOptions) -> Response:
+    """One prompt whose model may call tools: a turn of a tab of its own, which no view
+    lists and the history does not keep, so the tool loop is the one every front door
+    uses."""
+    from .manager import manager
+    from .tab import Tab
+
+    tab = Tab(manager(), "batch", model, recorded=False)
+    handle = tab.send(prompt, options=opts)
+    await asyncio.wrap_future(handle.future)
+    return handle.result()
 
 
 def _progress_bar(total: int) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .._types import ToolCallStatus
+
 TabStatusName = Literal["idle", "streaming", "done", "stopped", "error"]
 Channel = Literal["text", "reasoning"]
 TabsChange = Literal["opened", "closed", "renamed", "model", "max_history"]
@@ -58,11 +60,30 @@ class TabsChanged:
     change: TabsChange
 
 
-TabEvent = TabDelta | TabStatus
-ManagerEvent = TabDelta | TabStatus | TabsChanged
+@dataclass(frozen=True, slots=True)
+class TabToolCall:
+    """Tool call ``index`` (counted over the turn's rounds) of turn ``turn`` appeared or
+    changed: it was asked for, waits for the user's approval (``status="awaiting"``),
+    runs, returned (``result``: the text sent back to the model), failed (``error``) or
+    was declined."""
+
+    tab_id: str
+    turn: int
+    index: int
+    id: str | None
+    name: str
+    arguments: str
+    status: ToolCallStatus
+    result: str | None = None
+    error: str | None = None
+    elapsed_s: float | None = None
+
+
+TabEvent = TabDelta | TabStatus | TabToolCall
+ManagerEvent = TabDelta | TabStatus | TabToolCall | TabsChanged
 
 # Reprs and pickles name the public module, where these are importable; its namespace
 # also holds every name the annotations use, so typing.get_type_hints still works.
-for _cls in (TabDelta, TabStatus, TabSnapshot, TabsChanged):
+for _cls in (TabDelta, TabStatus, TabSnapshot, TabToolCall, TabsChanged):
     _cls.__module__ = "ipyllm.events"
 del _cls

@@ -67,6 +67,12 @@ class TurnHandle:
             raise exc
         return self.turn.as_response()
 
+    @property
+    def future(self) -> concurrent.futures.Future[Response]:
+        """The future of the turn's task on the worker loop (``asyncio.wrap_future`` it to
+        await the turn from a coroutine); it completes once the turn has settled."""
+        return self._future
+
     def add_done_callback(self, fn: Callable[[], object]) -> None:
         """Call ``fn()`` (on some thread) once the turn has settled."""
         self._future.add_done_callback(lambda _: fn())

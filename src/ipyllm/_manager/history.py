@@ -85,6 +85,13 @@ class TurnRecord:
     extends: int | None = None  # turn_index whose conversation the history sent continues
     kept: int | None = None  # turns of that conversation sent (max_history); None: all
     prompt: str | None = None  # the last message sent, if not `query` (context added)
+    # A turn that called tools: the messages between its prompt and its answer (each
+    # round's assistant message and the calls' results), every call as a dict (id, name,
+    # arguments, status, result as sent, error, elapsed_s), and where its answer starts
+    # in `text` (the text before it is the earlier rounds').
+    steps: list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    answer_from: int = 0
 
 
 # Columns in dataclass field order, so rows map straight onto TurnRecord / HistoryEntry;
@@ -97,7 +104,10 @@ _UPSERT = (
     f"ON CONFLICT ({', '.join(_KEYS)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEYS)
 )
-_REDACTED = ("title", "query", "full_query", "text", "reasoning", "error", "prompt")
+_REDACTED = (
+    "title", "query", "full_query", "text", "reasoning", "error", "prompt", "steps", "tool_calls",
+)  # fmt: skip
+_JSON = ("full_query", "steps", "tool_calls")
 _MATCH = "instr(fold(query), ?) OR instr(fold(text), ?) OR instr(fold(title), ?)"
 
 
@@ -106,16 +116,18 @@ def _row(rec: TurnRecord) -> tuple[Any, ...]:
     row = {f.name: getattr(rec, f.name) for f in fields(TurnRecord)}
     for name in _REDACTED:
         row[name] = redact_value(row[name])
-    if row["full_query"] is not None:
-        row["full_query"] = json.dumps(row["full_query"], ensure_ascii=False, default=str)
+    for name in _JSON:
+        if row[name] is not None:
+            row[name] = json.dumps(row[name], ensure_ascii=False, default=str)
     if row["prompt"] == row["query"]:
         row["prompt"] = None
     return tuple(row.values())
 
 
-# A conversation so far, as a list that later turns of the same chain extend in place,
-# and how many of its messages belong to it: most turns share one list.
-_Conversation: TypeAlias = tuple[list[Message], int]
+# A conversation so far, as a list that later turns of the same chain extend in place;
+# where each of its turns starts in it, then its length (also a list extended in place);
+# and how many of those marks belong to it: most turns share both lists.
+_Conversation: TypeAlias = tuple[list[Message], list[int], int]
 
 
 def _rebuild(records: list[TurnRecord]) -> list[TurnRecord]:
@@ -126,18 +138,25 @@ def _rebuild(records: list[TurnRecord]) -> list[TurnRecord]:
     conversations: dict[int, _Conversation] = {}
     out = []
     for rec in records:
-        base: _Conversation = ([], 0)
+        base: _Conversation = ([], [0], 1)
         if rec.extends is not None and rec.extends < rec.turn_index:
             base = conversations.get(rec.extends, base)
-        messages, length = base
+        messages, marks, count = base
+        length = marks[count - 1]
         if rec.full_query is None:
-            start = 0 if rec.kept is None else max(0, length - 2 * rec.kept)
+            start = 0 if rec.kept is None else marks[max(0, count - 1 - rec.kept)]
             prompt = rec.query if rec.prompt is None else rec.prompt
             rec = replace(rec, full_query=[*messages[start:length], user_message(prompt)])
-        if len(messages) != length:  # another turn extended this list: branch off
-            messages = messages[:length]
-        messages += (user_message(rec.query), {"role": "assistant", "content": rec.text})
-        conversations[rec.turn_index] = (messages, length + 2)
+        if len(messages) != length:  # another turn extended these lists: branch off
+            messages, marks = messages[:length], marks[:count]
+        answer = rec.text[rec.answer_from :] if rec.answer_from else rec.text
+        messages += (
+            user_message(rec.query),
+            *(rec.steps or ()),
+            {"role": "assistant", "content": answer},
+        )
+        marks.append(len(messages))
+        conversations[rec.turn_index] = (messages, marks, count + 1)
         out.append(rec)
     return out
 
@@ -145,6 +164,9 @@ def _rebuild(records: list[TurnRecord]) -> list[TurnRecord]:
 def _from_row(row: tuple[Any, ...]) -> TurnRecord:
     values = dict(zip(_COLUMNS, row, strict=True))
     sent = values.pop("messages")
+    for name in ("steps", "tool_calls"):
+        if values[name] is not None:
+            values[name] = json.loads(values[name])
     return TurnRecord(full_query=None if sent is None else json.loads(sent), **values)
 
 

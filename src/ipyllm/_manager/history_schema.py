@@ -1,7 +1,9 @@
 """The history database's schema and its migrations, one step per version.
 
 Schema 1 kept every turn's whole ``full_query``; schema 2 keeps each message
-once (see :mod:`ipyllm._manager.history`). :func:`migrate` brings any older file
+once (see :mod:`ipyllm._manager.history`); schema 3 adds a turn's tool rounds
+(``steps``: the messages between its prompt and its answer, ``tool_calls``, and
+``answer_from``, where the answer starts in ``text``). :func:`migrate` brings any older file
 to :data:`SCHEMA_VERSION` in one transaction.
 """
 
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "Message", "NewerSchemaError", "migrate", "user_message"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Message: TypeAlias = dict[str, str]
 
@@ -106,6 +108,11 @@ _MIGRATIONS: tuple[tuple[_Step, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS turns_started_at ON turns (started_at)",
     ),
     (_migrate_v1,),
+    (
+        "ALTER TABLE turns ADD COLUMN steps TEXT",
+        "ALTER TABLE turns ADD COLUMN tool_calls TEXT",
+        "ALTER TABLE turns ADD COLUMN answer_from INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 

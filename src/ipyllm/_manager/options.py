@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from .. import _registry
 from .._engine.limits import check_limits
 from .._errors import InvalidOptionError, LLMError
-from .._types import Message, Options, Response, check_options
+from .._types import Message, Options, Response, ToolCall, check_options
 from .._urls import check_base_url
 
 if TYPE_CHECKING:
@@ -32,8 +32,15 @@ if TYPE_CHECKING:
     from .._engine.accumulate import AnswerSource
     from .._engine.provider import Provider, RequestGate
     from .._engine.reader import OnChunk
+    from .._tools import OutputSpec, Tool
 
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_TOOL_ROUNDS = 10
+
+Approval = Literal["auto", "ask"] | Callable[[ToolCall], bool]
+"""Who decides whether a tool call runs: ``"auto"`` (it runs), ``"ask"`` (the user is
+asked: the panel's card, the ``%%llm`` view, or a prompt in the calling thread) or a
+function given the :class:`~ipyllm.ToolCall` that returns True to run it."""
 
 
 class CallOptions(TypedDict, total=False):
@@ -50,6 +57,10 @@ class CallOptions(TypedDict, total=False):
     deadline: float | None
     max_answer_chars: int | None
     max_history: int | None
+    tools: Sequence[Any] | None
+    approve: Approval | None
+    max_tool_rounds: int | None
+    schema: Any
 
 
 class SendOptions(CallOptions, total=False):
@@ -71,6 +82,11 @@ class RequestOptions:
     the limits ``timeout``, ``connect_timeout``, ``deadline`` (the whole turn,
     fallback models included) and ``max_answer_chars`` (docs/limits.md) go to the
     engine. ``max_history`` is how many earlier turns go with the prompt.
+    ``tools`` are Python functions the model may call (kept as
+    :class:`~ipyllm._tools.Tool` objects), ``approve`` who decides whether a call runs
+    (:data:`Approval`; default ``"auto"``), ``max_tool_rounds`` how many rounds of calls
+    a turn may make (default 10), and ``schema`` the type the answer must fit
+    (structured output; kept as an :class:`~ipyllm._tools.OutputSpec`).
     ``None`` everywhere means "not given".
     """
 
@@ -88,6 +104,10 @@ class RequestOptions:
     deadline: float | None = None
     max_answer_chars: int | None = None
     max_history: int | None = None
+    tools: Sequence[Any] | None = None
+    approve: Approval | None = None
+    max_tool_rounds: int | None = None
+    schema: Any = None
 
     def __post_init__(self) -> None:
         check_options(self.temperature, self.max_tokens)
@@ -116,6 +136,44 @@ class RequestOptions:
                 raise InvalidOptionError(f"{name} must be a dict, not {value!r}.")
             # A copy: the caller's dict may change after the options are checked.
             object.__setattr__(self, name, dict(value))
+        self._check_tools()
+
+    def _check_tools(self) -> None:
+        # The _tools package (and pydantic) load only when a tool or schema is used.
+        if self.tools is not None:
+            from .._tools import tools_from
+
+            object.__setattr__(self, "tools", tools_from(self.tools))
+        if self.schema is not None:
+            from .._tools import OutputSpec, output_spec
+
+            if not isinstance(self.schema, OutputSpec):
+                object.__setattr__(self, "schema", output_spec(self.schema))
+        if self.approve is not None and not (
+            self.approve in ("auto", "ask") or callable(self.approve)
+        ):
+            raise InvalidOptionError(
+                f"approve must be 'auto', 'ask' or a function of the ToolCall that returns "
+                f"True to run it; not {self.approve!r}."
+            )
+        rounds = self.max_tool_rounds
+        if rounds is not None and (
+            isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0
+        ):
+            raise InvalidOptionError(
+                f"max_tool_rounds must be a whole number >= 0 (0: never run a tool), "
+                f"not {rounds!r}."
+            )
+
+    @property
+    def tool_list(self) -> tuple[Tool, ...]:
+        """The tools, as :class:`~ipyllm._tools.Tool` objects (none if not given)."""
+        return tuple(self.tools or ())
+
+    @property
+    def output(self) -> OutputSpec | None:
+        """The structured-output spec ``schema`` became, or None."""
+        return self.schema  # type: ignore[no-any-return]
 
     def merged(self, **values: Unpack[SendOptions]) -> RequestOptions:
         """These options with every given value that is not ``None`` replaced (and checked)."""
@@ -144,11 +202,16 @@ class RequestOptions:
 
     def for_model(self, model: str) -> Options:
         """The engine's :class:`~ipyllm.Options` for ``model``: the fields they share."""
-        shared = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(Options) if f.name != "model"
+        # The fields they share by name; tools and the schema become what adapters take.
+        own = ("model", "tools", "output_schema")
+        shared: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(Options) if f.name not in own
         }
         for name in ("extra_body", "headers"):
             shared[name] = dict(shared[name] or {})
+        shared["tools"] = tuple(t.spec for t in self.tool_list)
+        output = self.output
+        shared["output_schema"] = None if output is None else output.output_schema
         return Options(model=model, **shared)
 
 

@@ -1,4 +1,5 @@
-"""Running one turn on the worker loop: fallback across models, deltas into the tab."""
+"""Running one turn on the worker loop: fallback across models, deltas into the tab,
+rounds of tool calls, and the structured answer checked against its schema."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import _registry, _worker
 from .._engine.limits import DEFAULT_LIMITS
@@ -23,7 +24,8 @@ from .._errors import (
     TimeoutError,
 )
 from .._types import Message, ReasoningDelta, Response, TextDelta
-from .options import RequestOptions, stream_request
+from .options import DEFAULT_MAX_TOOL_ROUNDS, RequestOptions, stream_request
+from .tool_loop import assistant_message, run_calls, skip_calls
 
 if TYPE_CHECKING:
     from .tab import TurnWriter
@@ -69,13 +71,75 @@ def _estimate_tokens(messages: list[Message], max_tokens: int | None) -> int:
     return sum(len(m["content"]) for m in messages) // 4 + (max_tokens or 256)
 
 
+ROUNDS_LIMIT = "max_tool_rounds"
+"""The finish reason of a turn whose model still asked for tools after the last round."""
+
+
 async def run_turn(writer: TurnWriter, plan: TurnPlan, sink: Sink | None) -> Response:
-    """Stream ``writer``'s turn, trying ``plan.models`` in order until one answers."""
+    """Stream ``writer``'s turn, trying ``plan.models`` in order until one answers; run
+    the tools it asks for and stream again, round after round, until it answers."""
     batch = ReadBatch(writer, sink)
     try:
-        return await _run_models(writer, plan, batch)
+        response = await _run_rounds(writer, plan, batch)
     finally:
         batch.flush()  # whatever ended the turn, the tab holds every piece before it settles
+    output = plan.options.output
+    if output is not None:
+        from .._errors import SchemaError
+
+        try:
+            response.data = output.parse(response.text)
+        except SchemaError as err:
+            err.response = response
+            raise
+        writer.turn.data = response.data
+    return response
+
+
+async def _run_rounds(writer: TurnWriter, plan: TurnPlan, batch: ReadBatch) -> Response:
+    options = plan.options
+    limit = DEFAULT_MAX_TOOL_ROUNDS if options.max_tool_rounds is None else options.max_tool_rounds
+    messages = writer.turn.full_query  # built once per turn, from the turns it continues
+    models = plan.models
+    rounds: list[Response] = []
+    while True:
+        response = await _run_models(writer, models, options, batch, messages)
+        rounds.append(response)
+        calls = response.tool_calls
+        if not calls or not options.tool_list:
+            if calls:
+                writer.add_calls(calls)  # shown, not run: no tools were offered
+            break
+        if len(rounds) > limit:
+            skip_calls(writer, calls, f"Not run: the turn reached max_tool_rounds={limit}.")
+            response.finish_reason = ROUNDS_LIMIT
+            break
+        step = [assistant_message(response), *await run_calls(writer, calls, options)]
+        writer.add_step(step)
+        messages = [*messages, *step]
+        models = [writer.turn.answered_by or models[0]]  # the model that began goes on
+        batch.new_round()
+    return _combined(rounds, writer)
+
+
+def _combined(rounds: list[Response], writer: TurnWriter) -> Response:
+    """The turn's Response: the last round's answer, the usage of every round, every call."""
+    last = rounds[-1]
+    if len(rounds) == 1:
+        return last
+    first = rounds[0]
+    last.tokens_in = _sum(r.tokens_in for r in rounds)
+    last.tokens_out = _sum(r.tokens_out for r in rounds)
+    last.reasoning_tokens = _sum(r.reasoning_tokens for r in rounds)
+    last.ttft_s = first.ttft_s if first.ttft_s is not None else last.ttft_s
+    last.elapsed_s = _sum(r.elapsed_s for r in rounds)
+    last.tool_calls = list(writer.turn.tool_calls)
+    return last
+
+
+def _sum(values: object) -> Any:
+    known = [v for v in values if v is not None]  # type: ignore[attr-defined]
+    return sum(known) if known else None
 
 
 class ReadBatch:
@@ -87,7 +151,7 @@ class ReadBatch:
     acquisition (:meth:`TurnWriter.append_many`), and the sink gets each, in order.
     """
 
-    __slots__ = ("delivered", "pending", "scheduled", "sink", "writer")
+    __slots__ = ("delivered", "pending", "scheduled", "separate", "sink", "starts", "writer")
 
     def __init__(self, writer: TurnWriter, sink: Sink | None) -> None:
         self.writer = writer
@@ -95,18 +159,50 @@ class ReadBatch:
         self.pending: list[TextDelta | ReasoningDelta] = []
         self.scheduled = False
         self.delivered = False
+        # Where this round's text and reasoning start in the turn's, and the channels
+        # whose first piece this round must be set apart from the round before.
+        self.starts = (0, 0)
+        self.separate: set[type] = set()
+
+    def new_round(self) -> None:
+        """The next round of a tool loop begins: its text follows the last round's after
+        a blank line, and the engine's answer is this round's text alone."""
+        self.flush()
+        text, reasoning = self.writer.lengths()
+        self.starts = (text, reasoning)
+        self.separate = {k for k, n in ((TextDelta, text), (ReasoningDelta, reasoning)) if n}
+        self.writer.start_answer(text)
 
     def on_chunk(self, delta: TextDelta | ReasoningDelta) -> None:
+        if self.separate and type(delta) in self.separate:
+            self._set_apart(delta)
         self.pending.append(delta)
         if not self.scheduled:
             self.scheduled = self.delivered = True
             _worker.call_when_idle(self.flush)
 
+    def _set_apart(self, delta: TextDelta | ReasoningDelta) -> None:
+        kind = type(delta)
+        self.separate.discard(kind)
+        self.pending.append(kind("\n\n"))
+        text, reasoning = self.starts
+        if kind is TextDelta:
+            self.starts = (text + 2, reasoning)
+            self.writer.start_answer(text + 2)
+        else:
+            self.starts = (text, reasoning + 2)
+
     def answer(self) -> tuple[str, str]:
-        """The turn's text and reasoning so far, pending deltas included: the engine's
+        """This round's text and reasoning so far, pending deltas included: the engine's
         Response and partial text are read from here, so the turn keeps the one copy."""
         self.flush()
-        return self.writer.joined()
+        text, reasoning = self.writer.joined()
+        start_text, start_reasoning = self.starts
+        if start_text:
+            text = text[start_text:]
+        if start_reasoning:
+            reasoning = reasoning[start_reasoning:]
+        return text, reasoning
 
     def flush(self) -> None:
         """Hand the pending deltas over now (also called at the turn's end)."""
@@ -122,16 +218,20 @@ class ReadBatch:
                 sink(delta)
 
 
-async def _run_models(writer: TurnWriter, plan: TurnPlan, batch: ReadBatch) -> Response:
+async def _run_models(
+    writer: TurnWriter,
+    models: list[str],
+    options: RequestOptions,
+    batch: ReadBatch,
+    messages: list[Message],
+) -> Response:
     turn = writer.turn
     on_chunk = batch.on_chunk
-    messages = turn.full_query  # built once per turn, from the turns it continues
     last_error: LLMError | None = None
     loop = asyncio.get_running_loop()
-    started = loop.time()  # one deadline for the turn, whichever model answers
-    options = plan.options
+    started = loop.time()  # one deadline for the round, whichever model answers
     budget = options.deadline if options.deadline is not None else DEFAULT_LIMITS.deadline
-    for i, model in enumerate(plan.models):
+    for i, model in enumerate(models):
         provider_name, model_name = _registry.parse_model(model)
         turn.answered_by = f"{provider_name}:{model_name}"
         try:
@@ -156,13 +256,11 @@ async def _run_models(writer: TurnWriter, plan: TurnPlan, batch: ReadBatch) -> R
             )
         except LLMError as err:
             last_error = err
-            if batch.delivered or i == len(plan.models) - 1 or not isinstance(err, _FALL_THROUGH):
+            if batch.delivered or i == len(models) - 1 or not isinstance(err, _FALL_THROUGH):
                 raise
             if loop.time() - started >= budget:
                 raise  # no time left for the next model
-            log.info(
-                "%s failed before its first token (%s); trying %s", model, err, plan.models[i + 1]
-            )
+            log.info("%s failed before its first token (%s); trying %s", model, err, models[i + 1])
             continue
         return response
     assert last_error is not None  # the loop either returned or raised

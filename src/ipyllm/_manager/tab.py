@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .. import _worker
 from .._errors import ConfigurationError, LLMError, TabBusyError, UnknownTabError
-from .._types import Message, ReasoningDelta, Response, TextDelta
+from .._types import Message, ReasoningDelta, Response, TextDelta, ToolCall
 from . import cost as pricing
 from .events import (
     Channel,
@@ -21,6 +22,7 @@ from .events import (
     TabSnapshot,
     TabStatus,
     TabStatusName,
+    TabToolCall,
 )
 from .handle import TurnHandle
 from .options import RequestOptions, check_max_history, request_options
@@ -56,8 +58,13 @@ class Tab:
         model: str,
         conversation_id: str | None = None,
         turns: Iterable[Turn] = (),
+        *,
+        recorded: bool = True,
     ) -> None:
         self.manager = manager
+        # Whether its turns go into the history (a batch's prompts, each in a tab of its
+        # own that no view lists, do not).
+        self.recorded = recorded
         self.id = uuid.uuid4().hex[:8]
         self.title = title
         self.model = model
@@ -123,8 +130,7 @@ class Tab:
             turns = [t for t in self.turns if t.status in _ANSWERED]
         out: list[Message] = []
         for turn in turns:
-            out.append({"role": "user", "content": turn.query})
-            out.append({"role": "assistant", "content": turn.text})
+            out.extend(turn.exchange())
         return out
 
     @property
@@ -273,6 +279,34 @@ class Tab:
         self.model = model
         self.manager.publish(TabsChanged(self.id, "model"))
 
+    def pending_calls(self) -> list[ToolCall]:
+        """The latest turn's tool calls waiting for the user's approval (``approve="ask"``)."""
+        last = self.last
+        if last is None:
+            return []
+        with self._lock:
+            return [c for c in last.tool_calls if c.status == "awaiting"]
+
+    def approve(self, call: ToolCall | int | str, run: bool = True) -> None:
+        """Answer a tool call waiting for approval: run it (``run=True``) or decline it
+        (the model is told the user declined). ``call`` is the :class:`~ipyllm.ToolCall`,
+        its index in the turn's calls, or its id. Any thread; a call that no longer
+        waits is left as it is."""
+        last = self.last
+        if last is None:
+            return
+        with self._lock:
+            calls = last.tool_calls
+            if isinstance(call, int):
+                index = call
+            elif isinstance(call, ToolCall):
+                index = next((i for i, c in enumerate(calls) if c is call), -1)
+            else:
+                index = next((i for i, c in enumerate(calls) if c.id == call), -1)
+            waiter = last.approvals.get(index)
+        if waiter is not None:
+            _worker.worker_loop().call_soon_threadsafe(_answer, waiter, bool(run))
+
     def stop(self) -> None:
         """Stop the answer in progress; the partial text is kept and the turn marked stopped."""
         last = self.last
@@ -347,6 +381,62 @@ class TurnWriter:
             for channel, offset, piece in runs:
                 publish(TabDelta(tab_id, index, offset, piece, channel))
 
+    def lengths(self) -> tuple[int, int]:
+        """How long the turn's text and reasoning are now."""
+        with self._lock:
+            return self.turn.text_length, self.turn.reasoning_length
+
+    def start_answer(self, offset: int) -> None:
+        """The final round's text starts at ``offset`` (a new round began)."""
+        with self._lock:
+            self.turn.answer_from = offset
+
+    def add_calls(self, calls: Sequence[ToolCall]) -> int:
+        """Record a round's tool calls in the turn; the index of the first."""
+        with self._lock:
+            first = len(self.turn.tool_calls)
+            self.turn.tool_calls.extend(calls)
+        for i in range(len(calls)):
+            self.call_changed(first + i)
+        return first
+
+    def call_changed(self, index: int) -> None:
+        """Tell the tab's subscribers what tool call ``index`` is now."""
+        with self._lock:
+            call = self.turn.tool_calls[index]
+            event = TabToolCall(
+                self.tab.id,
+                self.turn.index,
+                index,
+                call.id,
+                call.name or "",
+                call.arguments,
+                call.status,
+                None if call.status != "done" else _result_preview(call.result),
+                call.error,
+                call.elapsed_s,
+            )
+        self._bus.publish(event)
+
+    async def await_approval(self, index: int) -> bool:
+        """Wait (on the worker loop) until the user runs or declines tool call ``index``
+        (:meth:`Tab.approve`); its status is ``awaiting`` meanwhile."""
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self.turn.approvals[index] = waiter
+            self.turn.tool_calls[index].status = "awaiting"
+        self.call_changed(index)
+        try:
+            return await waiter
+        finally:
+            with self._lock:
+                self.turn.approvals.pop(index, None)
+
+    def add_step(self, messages: Sequence[Message]) -> None:
+        """Keep a finished round's messages (the calls and their results) in the turn."""
+        with self._lock:
+            self.turn.steps.extend(messages)
+
     def joined(self) -> tuple[str, str]:
         """The turn's text and reasoning so far, each kept from now on as one string (the
         same object returned here), so a Response built from it shares the turn's copy."""
@@ -406,9 +496,21 @@ class TurnWriter:
             # the next prompt (whose "streaming" must not overtake this "done" on the
             # way to the views) or flush the history at once (which must then hold it).
             tab.manager.publish(TabStatus(tab.id, turn.index, status))
-            tab.manager.history.record(turn.record(tab.conversation_id, tab.title))
+            if tab.recorded:
+                tab.manager.history.record(turn.record(tab.conversation_id, tab.title))
         finally:
             turn.settled.set()  # whatever happened above, nobody waits forever
+
+
+def _answer(waiter: asyncio.Future[bool], run: bool) -> None:
+    if not waiter.done():
+        waiter.set_result(run)
+
+
+def _result_preview(result: object) -> str:
+    from .._tools import result_text
+
+    return result_text(result)
 
 
 def _models(model: str | Sequence[str], fallback: Sequence[str]) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._types import Message, Response
+from .._types import Message, Response, ToolCall
 from .events import TabStatusName
 
 if TYPE_CHECKING:
@@ -76,6 +76,15 @@ class Turn:
     text_length: int = 0
     reasoning_length: int = 0
     _sent: list[Message] | None = field(default=None, repr=False)  # messages given as a list
+    # A turn that called tools: the messages of its rounds before the answer (each
+    # assistant message with its calls, then the calls' results), every call, and where
+    # the final round's text starts in `text` (earlier rounds' text comes before it).
+    steps: list[Message] = field(default_factory=list, repr=False)
+    tool_calls: list[ToolCall] = field(default_factory=list, repr=False)
+    answer_from: int = 0
+    data: Any = None  # the validated structured answer (schema=)
+    # Tool calls waiting for the user (approve="ask"), by index; on the worker loop.
+    approvals: dict[int, asyncio.Future[bool]] = field(default_factory=dict, repr=False)
 
     def __init__(
         self,
@@ -101,6 +110,11 @@ class Turn:
         self._text = []
         self._reasoning = []
         self._sent = None if full_query is None else [_message(m) for m in full_query]
+        self.steps = []
+        self.tool_calls = []
+        self.answer_from = 0
+        self.data = None
+        self.approvals = {}
 
     @property
     def full_query(self) -> list[Message]:
@@ -115,10 +129,23 @@ class Turn:
             turn = turn.extends
         sent: list[Message] = []
         for turn in reversed(chain):
-            sent.append({"role": "user", "content": turn.query})
-            sent.append({"role": "assistant", "content": turn.text})
+            sent.extend(turn.exchange())
         sent.append({"role": "user", "content": self.prompt})
         return sent
+
+    def exchange(self) -> list[Message]:
+        """This turn as later prompts send it: the query, the tool rounds, the answer."""
+        return [
+            {"role": "user", "content": self.query},
+            *self.steps,
+            {"role": "assistant", "content": self.answer},
+        ]
+
+    @property
+    def answer(self) -> str:
+        """The final round's text: the whole text unless the turn called tools."""
+        text = self.text
+        return text[self.answer_from :] if self.answer_from else text
 
     @property
     def text(self) -> str:
@@ -173,7 +200,7 @@ class Turn:
             return self.response
         provider, _, model = (self.answered_by or self.model).partition(":")
         return Response(
-            text=self.text,
+            text=self.answer,
             reasoning=self.reasoning or None,
             model=model,
             provider=provider,
@@ -183,6 +210,7 @@ class Turn:
             ttft_s=self.ttft_s,
             elapsed_s=self.elapsed_s,
             cost=self.cost,
+            tool_calls=list(self.tool_calls),
         )
 
     def record(self, conversation_id: str, title: str) -> TurnRecord:
@@ -211,6 +239,9 @@ class Turn:
             extends=None if self.extends is None else self.extends.index,
             kept=self.kept,
             prompt=None if self.prompt == self.query else self.prompt,
+            steps=[dict(m) for m in self.steps] or None,
+            tool_calls=[_call_record(c) for c in self.tool_calls] or None,
+            answer_from=self.answer_from,
         )
 
     @classmethod
@@ -239,6 +270,9 @@ class Turn:
         turn.append("text", record.text)
         if record.reasoning:
             turn.append("reasoning", record.reasoning)
+        turn.steps = [_message(m) for m in record.steps or ()]
+        turn.tool_calls = [_call_from_record(c) for c in record.tool_calls or ()]
+        turn.answer_from = record.answer_from
         turn.settled.set()
         return turn
 
@@ -257,14 +291,46 @@ def turns_from_records(records: Iterable[TurnRecord]) -> list[Turn]:
 
 def _message(raw: Mapping[str, Any]) -> Message:
     role = raw.get("role")
-    return {
-        "role": role if role in ("system", "assistant") else "user",
+    message: Message = {
+        "role": role if role in ("system", "assistant", "tool") else "user",
         "content": raw.get("content", ""),
     }
+    for key in _MESSAGE_EXTRAS:
+        if key in raw:
+            message[key] = raw[key]  # type: ignore[literal-required]
+    return message
 
 
-def _plain(message: Message) -> dict[str, str]:
-    return {"role": message["role"], "content": message["content"]}
+_MESSAGE_EXTRAS = (
+    "tool_calls", "tool_call_id", "name", "is_error", "reasoning", "reasoning_signature",
+)  # fmt: skip
+
+
+def _plain(message: Message) -> dict[str, Any]:
+    return dict(message)
+
+
+_CALL_FIELDS = ("id", "name", "arguments", "status", "error", "elapsed_s")
+
+
+def _call_record(call: ToolCall) -> dict[str, Any]:
+    """A tool call as history keeps it: its result as the text the model was sent."""
+    record = {name: getattr(call, name) for name in _CALL_FIELDS}
+    record["result"] = None
+    if call.status == "done":
+        from .._tools import result_text
+
+        record["result"] = result_text(call.result)
+    return record
+
+
+def _call_from_record(record: Mapping[str, Any]) -> ToolCall:
+    call = ToolCall(record.get("id"), record.get("name"), str(record.get("arguments") or ""))
+    call.status = record.get("status") or "requested"
+    call.result = record.get("result")
+    call.error = record.get("error")
+    call.elapsed_s = record.get("elapsed_s")
+    return call
 
 
 def _joined(parts: list[str]) -> str:

@@ -14,6 +14,7 @@ from .._types import (
     Message,
     Options,
     ReasoningDelta,
+    ReasoningSignature,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
@@ -21,6 +22,7 @@ from .._types import (
 )
 from .._wire.json_text import MAX_LEARNS, StringSlot, loads
 from .._wire.sse import SSEEvent
+from .anthropic_request import messages_body
 from .spec import (
     ErrorDetails,
     HTTPRequest,
@@ -31,8 +33,6 @@ from .spec import (
 )
 
 API_VERSION = "2023-06-01"
-# The Messages API requires max_tokens; this is what we ask for when the user did not.
-DEFAULT_MAX_TOKENS = 8192
 
 # Anthropic error types and the HTTP status each stands for.
 ERROR_STATUS: Mapping[str, int] = {
@@ -97,16 +97,7 @@ class AnthropicAdapter:
         options: Options,
     ) -> HTTPRequest:
         """``POST {base_url}/v1/messages`` with ``x-api-key`` and ``anthropic-version``."""
-        body: dict[str, Any] = {
-            "model": options.model,
-            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
-            "max_tokens": options.max_tokens or DEFAULT_MAX_TOKENS,
-            "stream": True,
-        }
-        if options.system:
-            body["system"] = options.system
-        if options.temperature is not None:
-            body["temperature"] = options.temperature
+        body = messages_body(messages, options)
         headers = {"Accept": "text/event-stream", "anthropic-version": API_VERSION}
         if key:
             headers["x-api-key"] = key
@@ -140,6 +131,8 @@ class AnthropicAdapter:
                 return [TextDelta(text)] if text else []
             if dtype == "thinking_delta":
                 return [ReasoningDelta(delta["thinking"])] if delta["thinking"] else []
+            if dtype == "signature_delta":  # signs the thinking, to send it back
+                return [ReasoningSignature(delta["signature"])] if delta["signature"] else []
             if dtype == "input_json_delta":
                 return [ToolCallDelta(index=obj["index"], arguments=delta.get("partial_json", ""))]
             return []
@@ -184,6 +177,8 @@ class AnthropicAdapter:
                 events.append(TextDelta(block["text"]))
             elif kind == "thinking" and block.get("thinking"):
                 events.append(ReasoningDelta(block["thinking"]))
+                if block.get("signature"):
+                    events.append(ReasoningSignature(block["signature"]))
             elif kind == "tool_use":
                 arguments = json.dumps(block.get("input") or {})
                 events.append(ToolCallDelta(index, block.get("id"), block.get("name"), arguments))

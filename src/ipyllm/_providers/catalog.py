@@ -61,6 +61,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         key_env=("XAI_API_KEY",),
         default_model="grok-4",
         models=("grok-4", "grok-4-fast", "grok-3-mini", "grok-code-fast-1"),
+        # response_format json_schema: docs.x.ai, "Structured Outputs" (the default).
     ),
     ProviderSpec(
         name="openrouter",
@@ -78,6 +79,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
             "deepseek/deepseek-r1",
         ),
         headers={"X-Title": "ipyllm"},
+        # json_schema for the models that support it: openrouter.ai/docs/structured-outputs.
     ),
     ProviderSpec(
         name="fireworks",
@@ -92,6 +94,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
             "accounts/fireworks/models/qwen3-235b-a22b",
             "accounts/fireworks/models/llama-v3p3-70b-instruct",
         ),
+        # json_schema and json_object: docs.fireworks.ai/structured-responses.
     ),
     ProviderSpec(
         name="ollama",
@@ -116,6 +119,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         local=True,
         default_model="local-model",
         models=("local-model",),
+        # json_schema only, no json_object: lmstudio.ai/docs/api/structured-output.
         max_temperature=None,  # a local server: no documented upper bound
     ),
     ProviderSpec(
@@ -130,6 +134,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         default_model="default",
         models=(),
         max_temperature=None,  # vLLM checks only temperature >= 0
+        # response_format json_schema: docs.vllm.ai, features/structured_outputs.
     ),
     ProviderSpec(
         name="minimax",
@@ -143,6 +148,10 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         # Keeps reasoning out of the answer text (else it arrives inside <think> tags).
         extra_body={"reasoning_split": True},
         max_temperature=1.0,  # MiniMax documents (0, 1]
+        # No response_format for its M2 models: its OpenAI-compatible reference
+        # (platform.minimax.io/docs/api-reference/text-chat) lists none, and its native
+        # API documents it for MiniMax-Text-01 only. The prompt asks for the schema.
+        structured_output="none",
         # base_resp.status_code, which MiniMax may send with HTTP 200, from its error-code
         # page (platform.minimax.io/docs/api-reference/errorcode).
         error_codes={
@@ -174,6 +183,9 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         models=("glm-4.6", "glm-4.5", "glm-4.5-air"),
         has_model_list=False,
         max_temperature=1.0,  # Z.AI documents [0, 1]
+        # JSON mode only: response_format {"type": "json_object"}, no json_schema
+        # (docs.z.ai/guides/capabilities/struct-output).
+        structured_output="json_object",
         # Z.AI's business code for an account out of balance (docs.z.ai, error codes),
         # sent with HTTP 429 like a rate limit; retrying will not help.
         error_codes={"1113": "quota"},

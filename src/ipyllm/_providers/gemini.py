@@ -22,6 +22,7 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
+from .gemini_request import generate_body
 from .spec import (
     ErrorDetails,
     HTTPRequest,
@@ -63,6 +64,32 @@ FILTER_REASONS = frozenset(
 )
 
 
+class GeminiStreamState:
+    """Per-stream memory: how many function calls came so far. Each ``functionCall``
+    part is a whole call, never a piece of one, so each gets the next index."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+
+def _tool_call(
+    call: dict[str, Any], part: dict[str, Any], state: GeminiStreamState
+) -> ToolCallDelta:
+    index = state.calls
+    state.calls += 1
+    # Args come as an object; the JSON text of it, compact, is the call's arguments.
+    arguments = json.dumps(call.get("args") or {}, separators=(",", ":"))
+    return ToolCallDelta(
+        index=index,
+        id=call.get("id"),
+        name=call.get("name"),
+        arguments=arguments,
+        signature=part.get("thoughtSignature"),
+    )
+
+
 def _model_path(model: str) -> str:
     return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
 
@@ -87,23 +114,7 @@ class GeminiAdapter:
         The key goes in the ``x-goog-api-key`` header, never in the URL, so it
         cannot leak through logs of URLs.
         """
-        contents = [
-            {
-                "role": "model" if m["role"] == "assistant" else "user",
-                "parts": [{"text": m["content"]}],
-            }
-            for m in messages
-        ]
-        body: dict[str, Any] = {"contents": contents}
-        if options.system:
-            body["systemInstruction"] = {"parts": [{"text": options.system}]}
-        config: dict[str, Any] = {}
-        if options.temperature is not None:
-            config["temperature"] = options.temperature
-        if options.max_tokens is not None:
-            config["maxOutputTokens"] = options.max_tokens
-        if config:
-            body["generationConfig"] = config
+        body = generate_body(messages, options)
         headers = {"Accept": "text/event-stream"}
         if key:
             headers["x-goog-api-key"] = key
@@ -111,31 +122,31 @@ class GeminiAdapter:
         url = f"{base_url.rstrip('/')}/v1beta/{path}:streamGenerateContent?alt=sse"
         return finish_request(spec, options, "POST", url, body, headers)
 
-    def new_state(self) -> None:
-        """Gemini streams need no per-stream state."""
-        return None
+    def new_state(self) -> GeminiStreamState:
+        """Fresh per-stream state."""
+        return GeminiStreamState()
 
-    def decode(self, item: SSEEvent | str, state: None) -> list[StreamEvent]:
+    def decode(self, item: SSEEvent | str, state: GeminiStreamState) -> list[StreamEvent]:
         """Map one SSE event (a ``GenerateContentResponse``) onto ipyllm events."""
         assert isinstance(item, SSEEvent)
         obj = json.loads(item.data)
         if isinstance(obj, list):  # a JSON array body instead of SSE frames
-            return [ev for part in obj for ev in self._decode_obj(part)]
-        return self._decode_obj(obj)
+            return [ev for part in obj for ev in self._decode_obj(part, state)]
+        return self._decode_obj(obj, state)
 
-    def decode_body(self, body: Any, state: None) -> list[StreamEvent]:
+    def decode_body(self, body: Any, state: GeminiStreamState) -> list[StreamEvent]:
         """A whole ``generateContent`` answer, a JSON array of chunks (no ``alt=sse``), or
         an error envelope, sent instead of SSE frames."""
         parts = body if isinstance(body, list) else [body]
         if not all(isinstance(part, dict) for part in parts):
             return []
-        events = [ev for part in parts for ev in self._decode_obj(part)]
+        events = [ev for part in parts for ev in self._decode_obj(part, state)]
         answered = any("candidates" in p or "promptFeedback" in p for p in parts)
         if answered and not any(isinstance(e, ErrorEvent | Done) for e in events):
             events.append(Done())
         return events
 
-    def _decode_obj(self, obj: dict[str, Any]) -> list[StreamEvent]:
+    def _decode_obj(self, obj: dict[str, Any], state: GeminiStreamState) -> list[StreamEvent]:
         if "error" in obj:
             err = obj["error"]
             status = err.get("code") if isinstance(err.get("code"), int) else None
@@ -156,19 +167,13 @@ class GeminiAdapter:
         # Several candidates (candidateCount > 1) would interleave: read the first only.
         candidate = next((c for c in obj.get("candidates") or () if c.get("index", 0) == 0), None)
         if candidate is not None:
-            for i, part in enumerate((candidate.get("content") or {}).get("parts") or ()):
+            for part in (candidate.get("content") or {}).get("parts") or ():
                 text = part.get("text")
                 if text:
                     events.append(ReasoningDelta(text) if part.get("thought") else TextDelta(text))
                 call = part.get("functionCall")
                 if call:
-                    events.append(
-                        ToolCallDelta(
-                            index=i,
-                            name=call.get("name"),
-                            arguments=json.dumps(call.get("args") or {}),
-                        )
-                    )
+                    events.append(_tool_call(call, part, state))
             reason = candidate.get("finishReason")
             if reason in FILTER_REASONS:
                 events.append(Finish(CONTENT_FILTER, reason))

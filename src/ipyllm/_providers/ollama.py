@@ -15,18 +15,72 @@ from .._types import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
     Usage,
 )
 from .._wire.sse import SSEEvent
+from .openai_request import function_tools
 from .spec import (
     ErrorDetails,
     HTTPRequest,
     ProviderSpec,
     WireFormat,
-    chat_messages,
     finish_request,
     read_error_body,
 )
+from .tool_wire import arguments_object, call_names, system_with_schema
+
+
+class OllamaStreamState:
+    """Per-stream memory: how many tool calls came so far. Ollama sends each call
+    whole, never in pieces, so each gets the next index."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+
+def _tool_call(call: dict[str, Any], state: OllamaStreamState) -> ToolCallDelta:
+    index = state.calls
+    state.calls += 1
+    fn = call.get("function") or {}
+    # Arguments come as an object; the JSON text of it, compact, is the call's arguments.
+    arguments = json.dumps(fn.get("arguments") or {}, separators=(",", ":"))
+    # Ollama 0.12.10 and later give each call an id.
+    return ToolCallDelta(index=index, id=call.get("id"), name=fn.get("name"), arguments=arguments)
+
+
+def ollama_messages(messages: list[Message], system: str | None) -> list[dict[str, Any]]:
+    """Messages as ``/api/chat`` takes them, the system prompt first: an assistant's
+    calls with their arguments as objects, each result a ``tool`` message naming the
+    function (``tool_name``)."""
+    wire: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    names = call_names(messages)
+    for m in messages:
+        calls = m.get("tool_calls")
+        if m["role"] == "assistant" and calls:
+            wire.append(
+                {
+                    "role": "assistant",
+                    "content": m["content"],
+                    "tool_calls": [
+                        {
+                            "function": {
+                                "name": c["name"],
+                                "arguments": arguments_object(c["arguments"]),
+                            }
+                        }
+                        for c in calls
+                    ],
+                }
+            )
+        elif m["role"] == "tool":
+            name = m.get("name") or names.get(m.get("tool_call_id") or "", "")
+            wire.append({"role": "tool", "content": m["content"], "tool_name": name})
+        else:
+            wire.append({"role": m["role"], "content": m["content"]})
+    return wire
 
 
 class OllamaAdapter:
@@ -45,11 +99,21 @@ class OllamaAdapter:
         options: Options,
     ) -> HTTPRequest:
         """``POST {base_url}/api/chat`` with ``stream: true``."""
+        output = options.output_schema
+        system = options.system
+        if output is not None:
+            # `format` constrains the output, but the model writes better JSON when it
+            # can read the schema too (Ollama's own advice).
+            system = system_with_schema(system, output)
         body: dict[str, Any] = {
             "model": options.model,
-            "messages": chat_messages(messages, options.system),
+            "messages": ollama_messages(messages, system),
             "stream": True,
         }
+        if options.tools:
+            body["tools"] = function_tools(options.tools)
+        if output is not None:
+            body["format"] = output.schema
         model_options: dict[str, Any] = {}
         if options.temperature is not None:
             model_options["temperature"] = options.temperature
@@ -64,21 +128,21 @@ class OllamaAdapter:
             spec, options, "POST", f"{base_url.rstrip('/')}/api/chat", body, headers
         )
 
-    def new_state(self) -> None:
-        """Ollama streams need no per-stream state."""
-        return None
+    def new_state(self) -> OllamaStreamState:
+        """Fresh per-stream state."""
+        return OllamaStreamState()
 
-    def decode(self, item: SSEEvent | str, state: None) -> list[StreamEvent]:
+    def decode(self, item: SSEEvent | str, state: OllamaStreamState) -> list[StreamEvent]:
         """Map one NDJSON line onto ipyllm events."""
         assert isinstance(item, str)
-        return self._decode_obj(json.loads(item))
+        return self._decode_obj(json.loads(item), state)
 
-    def decode_body(self, body: Any, state: None) -> list[StreamEvent]:
+    def decode_body(self, body: Any, state: OllamaStreamState) -> list[StreamEvent]:
         """A whole answer (``stream: false``, or a proxy that buffered it) or an error
         object sent as one JSON document rather than as lines."""
-        return self._decode_obj(body) if isinstance(body, dict) else []
+        return self._decode_obj(body, state) if isinstance(body, dict) else []
 
-    def _decode_obj(self, obj: dict[str, Any]) -> list[StreamEvent]:
+    def _decode_obj(self, obj: dict[str, Any], state: OllamaStreamState) -> list[StreamEvent]:
         if "error" in obj:
             return [ErrorEvent(message=str(obj["error"]), status=obj.get("status"), body=obj)]
         events: list[StreamEvent] = []
@@ -89,6 +153,8 @@ class OllamaAdapter:
         content = message.get("content")
         if content:
             events.append(TextDelta(content))
+        for call in message.get("tool_calls") or ():
+            events.append(_tool_call(call, state))
         if obj.get("done"):
             events.append(
                 Usage(tokens_in=obj.get("prompt_eval_count"), tokens_out=obj.get("eval_count"))

@@ -23,35 +23,16 @@ from .._types import (
 )
 from .._wire.json_text import MAX_LEARNS, StringSlot, loads
 from .._wire.sse import SSEEvent
-from .spec import (
-    ErrorDetails,
-    HTTPRequest,
-    ProviderSpec,
-    WireFormat,
-    chat_messages,
-    finish_request,
-    read_error_body,
+from .openai_errors import (
+    ERROR_CODES,
+    ERROR_STATUS,
+    base_resp_failed,
+    base_resp_message,
+    error_details,
+    error_event,
 )
-
-# Error types sent without a status, and the status each stands for: OpenAI's own, and
-# Anthropic's, which OpenAI-compatible proxies pass on.
-ERROR_STATUS: Mapping[str, int] = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-    "server_error": 500,
-}
-# OpenAI's codes for an account out of money or quota for good (not a transient rate
-# limit), and Azure OpenAI's for a prompt its content filter refused (a 400).
-ERROR_CODES: Mapping[str, str] = {
-    "insufficient_quota": "quota",
-    "billing_hard_limit_reached": "quota",
-    "content_filter": "content_filter",
-}
+from .openai_request import chat_body
+from .spec import ErrorDetails, HTTPRequest, ProviderSpec, WireFormat, finish_request
 
 # What the per-token fast path in OpenAIChatAdapter.decode accepts: a chunk, its one
 # choice and its delta holding no other keys (any other key takes the full path).
@@ -106,27 +87,6 @@ def _reasoning(delta: dict[str, Any]) -> str | None:
     return None
 
 
-def error_event(raw: Any) -> ErrorEvent:
-    """An :class:`ErrorEvent` from an OpenAI-style error object (or its ``error`` member)."""
-    err = raw.get("error", raw) if isinstance(raw, dict) else raw
-    if not isinstance(err, dict):
-        return ErrorEvent(message=str(err), body=raw)
-    status = err.get("status_code")
-    code = err.get("code")
-    if status is None and isinstance(code, int):
-        status = code
-    message = _with_upstream(str(err.get("message") or err.get("error") or raw), err)
-    return ErrorEvent(message=message, status=status, kind=err.get("type"), body=raw)
-
-
-def _with_upstream(message: str, err: dict[str, Any]) -> str:
-    # OpenRouter puts the upstream provider's own words in error.metadata.raw.
-    metadata = err.get("metadata")
-    if isinstance(metadata, dict) and metadata.get("raw"):
-        return f"{message}: {metadata['raw']}"
-    return message
-
-
 def _tool_call(call: dict[str, Any], index: int) -> ToolCallDelta:
     fn = call.get("function") or {}
     return ToolCallDelta(
@@ -173,17 +133,6 @@ def _filter_reason(choice: dict[str, Any]) -> str:
     return CONTENT_FILTER
 
 
-def _base_resp_failed(obj: dict[str, Any]) -> bool:
-    # MiniMax's native envelope; a status_code of 0 means success.
-    base = obj.get("base_resp")
-    return isinstance(base, dict) and bool(base.get("status_code"))
-
-
-def _base_resp_message(obj: dict[str, Any]) -> str:
-    base = obj["base_resp"]
-    return str(base.get("status_msg") or f"status code {base['status_code']}")
-
-
 def _is_error(events: list[StreamEvent]) -> bool:
     return any(isinstance(e, ErrorEvent) for e in events)
 
@@ -204,17 +153,7 @@ class OpenAIChatAdapter:
         options: Options,
     ) -> HTTPRequest:
         """``POST {base_url}/chat/completions`` with ``stream: true``."""
-        body: dict[str, Any] = {
-            "model": options.model,
-            "messages": chat_messages(messages, options.system),
-            "stream": True,
-        }
-        if spec.include_usage:
-            body["stream_options"] = {"include_usage": True}
-        if options.temperature is not None:
-            body["temperature"] = options.temperature
-        if options.max_tokens is not None:
-            body[spec.max_tokens_field] = options.max_tokens
+        body = chat_body(spec, messages, options)
         headers = {"Accept": "text/event-stream"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -294,8 +233,8 @@ class OpenAIChatAdapter:
             events.append(_usage(usage))
         if obj.get("error"):  # OpenRouter: an error object inside a 200 stream
             events.append(error_event(obj))
-        elif _base_resp_failed(obj):
-            events.append(ErrorEvent(message=_base_resp_message(obj), body=obj))
+        elif base_resp_failed(obj):
+            events.append(ErrorEvent(message=base_resp_message(obj), body=obj))
         return events
 
     def _decode_choice(
@@ -344,14 +283,7 @@ class OpenAIChatAdapter:
     def error_details(self, body: Any) -> ErrorDetails:
         """The common error body, MiniMax's ``base_resp`` envelope (its business code is
         the code), and OpenRouter's upstream words appended to the message."""
-        if isinstance(body, dict) and "error" not in body and _base_resp_failed(body):
-            code = str(body["base_resp"]["status_code"])
-            return ErrorDetails(_base_resp_message(body), code, None)
-        details = read_error_body(body)
-        err = body.get("error", body) if isinstance(body, dict) else None
-        if isinstance(err, dict):
-            details.message = _with_upstream(details.message, err)
-        return details
+        return error_details(body)
 
     def retry_after(self, body: Any) -> float | None:
         """None: these servers say how long to wait in headers or in the message."""

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .._wire.sse import SSEEvent
 
 WireFormat = Literal["sse", "ndjson"]
+StructuredOutput = Literal["json_schema", "json_object", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,10 @@ class ProviderSpec:
     max_temperature: float | None = 2.0
     # OpenAI-style quirks
     include_usage: bool = True  # send stream_options.include_usage
+    # How the server takes an output schema: "json_schema" (OpenAI's response_format
+    # json_schema, enforced), "json_object" (JSON mode only: the schema goes in the
+    # system prompt) or "none" (no response_format at all: the prompt alone asks).
+    structured_output: StructuredOutput = "json_schema"
     max_tokens_field: str = "max_tokens"
     extra_body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
@@ -159,13 +164,6 @@ class Adapter(Protocol):
     def retry_after(self, body: Any) -> float | None:
         """Seconds an error body asks the client to wait before retrying, or None."""
         ...
-
-
-def chat_messages(messages: list[Message], system: str | None) -> list[dict[str, Any]]:
-    """Messages in the common chat shape, with the system prompt first as a message."""
-    wire: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-    wire.extend({"role": m["role"], "content": m["content"]} for m in messages)
-    return wire
 
 
 def finish_request(

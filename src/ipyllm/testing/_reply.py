@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["Reply", "split_pieces"]
+from ._plan import dumps
+from ._tool_calls import ToolCallReply, split_json, tool_call_of
+
+__all__ = ["DEFAULT_TEXT", "UNSET", "Reply", "split_pieces"]
 
 # A piece is a run of non-space text with the whitespace before it, as BPE tokens look;
 # trailing whitespace becomes its own piece, so the pieces always join back to the text.
@@ -25,6 +29,19 @@ _CONTENT_TYPES = {
 }
 
 
+DEFAULT_TEXT: Final = "Hello from the fake server."
+"""The text of a :class:`Reply` that is given none (and neither ``json`` nor ``tool_calls``)."""
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final[Any] = _Unset()
+"""Default of :attr:`Reply.json`: no structured-output answer (``None`` is JSON ``null``)."""
+
+
 def split_pieces(text: str | list[str] | None) -> list[str]:
     """Split ``text`` into word-ish streaming pieces; a list is taken as the pieces."""
     if text is None:
@@ -38,21 +55,35 @@ def split_pieces(text: str | list[str] | None) -> list[str]:
 class Reply:
     """One scripted answer; the fake server renders it in the wire format of the route hit.
 
-    A "piece" is one streamed delta (reasoning pieces first, then text pieces), or, for a
-    raw ``body``, one ``chunk_size`` slice of it. The fault fields count pieces:
-    ``error_after=2`` streams two pieces, then an error event.
+    A "piece" is one streamed delta (reasoning pieces first, then text pieces, then each
+    tool call's opening frame and argument pieces), or, for a raw ``body``, one
+    ``chunk_size`` slice of it. The fault fields count pieces: ``error_after=2`` streams
+    two pieces, then an error event.
     """
 
-    text: str | list[str] = "Hello from the fake server."
-    """The answer; a ``str`` is split into word-ish pieces, a list is used as the pieces."""
+    text: str | list[str] | None = None
+    """The answer; a ``str`` is split into word-ish pieces, a list is used as the pieces.
+    ``None``: ``"Hello from the fake server."``, or no text when ``tool_calls`` or
+    ``json`` is given (after construction it is never ``None``)."""
     _: KW_ONLY
+    tool_calls: Sequence[ToolCallReply | Mapping[str, Any]] = ()
+    """Tools the model calls after its text, each a :class:`ToolCallReply` or a dict of its
+    fields (``{"name": "get_weather", "arguments": {"city": "Paris"}}``); stored as a tuple
+    of :class:`ToolCallReply`. The default ``finish_reason`` becomes ``tool_calls`` /
+    ``tool_use`` (Gemini ``STOP``, Ollama ``stop``, as they send it)."""
+    json: Any = UNSET
+    """A structured-output answer: this object's compact JSON text is the reply's text,
+    streamed in token-like pieces as providers stream it (so give no ``text`` with it)."""
     reasoning: str | list[str] | None = None
     """Thinking / reasoning, streamed before the text in the route's own reasoning shape."""
     tokens_in: int = 10
     tokens_out: int | None = None
-    """Output tokens reported in usage; default: the number of pieces, reasoning included."""
+    """Output tokens reported in usage; default: the number of pieces, reasoning and tool
+    calls included."""
     finish_reason: str | None = None
-    """Sent verbatim; default per format: ``stop``, ``end_turn``, ``STOP``."""
+    """Sent verbatim; default per format: ``stop``, ``end_turn``, ``STOP``, ``stop``
+    (OpenAI, Anthropic, Gemini, Ollama); with tool calls ``tool_calls`` and ``tool_use``
+    for the first two."""
     delay_s: float = 0.0
     """Sleep before each piece, flushing each one (realistic pacing, slow streams)."""
     status: int = 200
@@ -78,6 +109,17 @@ class Reply:
     a raw ``body`` each slice is a piece, so ``delay_s`` paces the slices."""
 
     def __post_init__(self) -> None:
+        calls = tuple(tool_call_of(call) for call in self.tool_calls)
+        object.__setattr__(self, "tool_calls", calls)
+        if self.json is not UNSET:
+            answer = dumps(self.json)
+            # A text is only allowed back as the one json made (dataclasses.replace).
+            if self.text is not None and "".join(split_pieces(self.text)) != answer:
+                raise ValueError("give Reply a text or a json answer, not both")
+            if self.text is None:
+                object.__setattr__(self, "text", split_json(answer))
+        elif self.text is None:
+            object.__setattr__(self, "text", "" if calls else DEFAULT_TEXT)
         for name in ("error_after", "drop_after", "stall_after", "tokens_out"):
             value = getattr(self, name)
             if value is not None and value < 0:

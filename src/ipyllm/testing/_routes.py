@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from ._error_bodies import error_json, error_plan
 from ._plan import Kind, Plan, json_plan
-from ._render import go_json_plan
+from ._render_base import go_json_plan
 
 __all__ = ["Route", "key_rejection", "models_plan", "route_for"]
 

@@ -30,6 +30,21 @@ class RecordedRequest:
     """The body parsed as JSON, or ``None`` when it is empty or not JSON."""
     body: bytes
 
+    @property
+    def messages(self) -> list[Any]:
+        """The conversation the body carried, in its own wire shape: ``messages`` (OpenAI,
+        Anthropic, Ollama) or Gemini's ``contents``; ``[]`` when it has neither."""
+        return self._list("messages") or self._list("contents")
+
+    @property
+    def tools(self) -> list[Any]:
+        """The tool declarations the body carried (``tools``), as sent; ``[]`` if none."""
+        return self._list("tools")
+
+    def _list(self, key: str) -> list[Any]:
+        value = self.json.get(key) if isinstance(self.json, dict) else None
+        return value if isinstance(value, list) else []
+
 
 class ServerState:
     """Scripted replies, recordings, counters and open connections of one fake server."""
