@@ -375,3 +375,35 @@ def test_batch_runs_each_prompts_tool_loop(fake: FakeLLMServer) -> None:
     assert len(ipyllm.manager().tabs) == before  # no tab left behind
     with pytest.raises(TypeError, match="approve"):
         ipyllm.batch(["x"], model="demo", tools=[weather], approve="ask")
+
+
+def test_views_see_a_call_grow_then_run(fake: FakeLLMServer) -> None:
+    from ipyllm.events import TabStatus, TabToolCall
+
+    fake.add_reply(Reply("One moment.", tool_calls=[call("weather", city="Paris")]))
+    fake.add_reply(Reply("20."))
+    s = session(fake, "openai", tools=[weather])
+    events: list[object] = []
+    settled = threading.Event()
+
+    def on_event(event: object) -> None:
+        events.append(event)
+        if isinstance(event, TabStatus) and event.status == "done":
+            settled.set()
+
+    sub = s.tab.subscribe(on_event)
+    try:
+        s.ask("Paris?")
+        assert settled.wait(5)
+    finally:
+        sub.close()
+    calls = [e for e in events if isinstance(e, TabToolCall)]
+    assert {e.index for e in calls} == {0}
+    streamed = [e.arguments for e in calls if e.status == "requested"]
+    # The arguments arrive in pieces, each event holding all so far.
+    assert len(streamed) > 2
+    assert all(b.startswith(a) for a, b in zip(streamed, streamed[1:], strict=False))
+    assert json.loads(streamed[-1]) == {"city": "Paris"}
+    assert [e.status for e in calls if e.status != "requested"] == ["running", "done"]
+    assert calls[-1].result is not None
+    assert json.loads(calls[-1].result) == {"city": "Paris", "temp": 20, "unit": "c"}

@@ -242,16 +242,7 @@ class Session:
     # ---- internals -------------------------------------------------------------
 
     def _ask_user(self) -> None:
-        """``approve="ask"`` from code: ask on the calling thread, one call at a time,
-        for every call waiting (a panel showing the tab may answer first). Each call is
-        asked once: an answer reaches the worker a moment after it is given."""
-        for call in self.tab.pending_calls():
-            if any(call is done for done in self._asked):
-                continue
-            self._asked.append(call)
-            question = f"Run tool {call.name}({call.arguments})? [y/N] "
-            answer = input(question).strip().lower()
-            self.tab.approve(call, answer in ("y", "yes"))
+        ask_with_input(self.tab, self._asked)
 
     def _call_options(self, where: str, overrides: CallOptions) -> RequestOptions:
         from ._manager.options import CALL_OPTION_NAMES
@@ -267,6 +258,25 @@ class Session:
         except LLMError as err:
             self.last = err.response
             raise
+
+
+def ask_with_input(tab: Tab, asked: list[ToolCall]) -> None:
+    """``approve="ask"`` with no panel: ask with ``input()`` on the calling thread, one
+    call at a time, about each of ``tab``'s calls waiting and not in ``asked`` (which
+    records them: an answer reaches the worker a moment after it is given). A panel
+    showing the tab may answer first. The model wrote the name and the arguments, so
+    their control characters are shown escaped: a terminal would obey them."""
+    for call in tab.pending_calls():
+        if any(call is done for done in asked):
+            continue
+        asked.append(call)
+        shown = _printable(f"{call.name}({call.arguments})")
+        answer = input(f"Run tool {shown}? [y/N] ").strip().lower()
+        tab.approve(call, answer in ("y", "yes"))
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -17,7 +17,15 @@ import httpx
 
 from .._errors import LLMError, StreamError, TimeoutError
 from .._providers.spec import Adapter
-from .._types import Done, ErrorEvent, Finish, ReasoningDelta, StreamEvent, TextDelta
+from .._types import (
+    Done,
+    ErrorEvent,
+    Finish,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+)
 from .._wire.lines import EventTooLarge
 from .._wire.ndjson import NDJSONDecoder
 from .._wire.sse import SSEDecoder
@@ -31,7 +39,7 @@ from .errors import (
     not_the_api_error,
 )
 
-OnChunk = Callable[[TextDelta | ReasoningDelta], Any]
+OnChunk = Callable[[TextDelta | ReasoningDelta | ToolCallDelta], Any]
 
 # What _dispatch reports: the stream goes on; the model stopped (usage may still
 # follow); the stream's own end marker came, so nothing more is read.
@@ -197,7 +205,7 @@ class BodyReader:
                         on_chunk(event)  # type: ignore[arg-type]
                     continue
                 add(event)
-                if kind is ReasoningDelta:
+                if kind is ReasoningDelta or kind is ToolCallDelta:
                     if on_chunk is not None:
                         on_chunk(event)  # type: ignore[arg-type]
                 elif kind is Finish:

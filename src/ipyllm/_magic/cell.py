@@ -9,15 +9,18 @@ until the answer is complete (so Run All runs in order) unless ``--bg``.
 
 from __future__ import annotations
 
-import sys
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
 from .._errors import LLMError, redact
 from . import render
+from .approval import shows_live_view
 from .interpolate import interpolate
+from .live import LiveOutput
+from .lookup import find_schema, find_tools
 from .state import CellOptions, MagicState
 
 if TYPE_CHECKING:
@@ -59,25 +62,36 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
     prompt = interpolate(body, shell.user_ns) if opts.interpolate else body
     if not prompt.strip():
         raise UsageError("The cell is empty: write the prompt below the %%llm line.")
+    asks = bool(opts.tools) and opts.approve == "ask"
+    if asks and opts.background and not shows_live_view(shell):
+        raise UsageError(
+            "--bg returns at once, so a terminal cannot ask before a tool runs: "
+            "add --approve auto, or leave out --bg."
+        )
     try:
+        # Before any tab or request: a bad tool, schema or value costs nothing.
+        options = request_options(opts, shell.user_ns)
         tab = choose_tab(opts, state)
         if opts.model:
             tab.set_model(opts.model)
-        handle = tab.send(prompt, context=opts.context, options=request_options(opts))
+        handle = tab.send(prompt, context=opts.context, options=options)
     except LLMError as exc:
         raise UsageError(redact(str(exc))) from None
     turn = handle.turn
-    live = LiveOutput.start(shell, tab, turn)
+    live = LiveOutput.start(shell, tab, turn, ask=asks)
     finish = Finisher(shell, opts, turn, live)
     if opts.background:
         threading.Thread(target=finish.when_settled, name="ipyllm-magic-bg", daemon=True).start()
         return
     try:
+        # Approvals (the panel's Run / Deny from the comm's thread, or input() in the
+        # terminal, from poll) and Stop reach the turn while this thread waits.
         while not turn.settled.wait(0.1):
             live.poll()
-    except KeyboardInterrupt:
-        # The kernel's interrupt reaches only this thread: stop the stream, keep the
-        # partial, then let the interrupt abort the rest of a Run All.
+    except BaseException:
+        # The kernel's interrupt reaches only this thread (and an input() may fail):
+        # stop the stream, keep the partial, then let the exception abort the rest of
+        # a Run All.
         tab.stop()
         turn.settled.wait(5.0)
         finish()
@@ -85,12 +99,14 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
     finish(raise_errors=True)
 
 
-def request_options(opts: CellOptions) -> RequestOptions:
-    """The request options a cell asks for (the format's hint added to its system prompt)."""
+def request_options(opts: CellOptions, namespace: Mapping[str, Any]) -> RequestOptions:
+    """The request options a cell asks for: the format's hint added to its system prompt
+    (not with a schema, which the request carries), and the tools and schema it names
+    found in ``namespace``."""
     from .._manager.options import RequestOptions
 
     system = opts.system
-    hint = _FORMAT_HINTS.get(opts.format)
+    hint = None if opts.schema else _FORMAT_HINTS.get(opts.format)
     if hint:
         system = f"{system}\n\n{hint}" if system else hint
     return RequestOptions(
@@ -103,52 +119,11 @@ def request_options(opts: CellOptions) -> RequestOptions:
         connect_timeout=opts.connect_timeout,
         deadline=opts.deadline,
         max_answer_chars=opts.max_answer_chars,
+        tools=find_tools(opts.tools, namespace) if opts.tools else None,
+        approve=opts.approve if opts.tools else None,
+        max_tool_rounds=opts.max_tool_rounds,
+        schema=find_schema(opts.schema, namespace) if opts.schema else None,
     )
-
-
-class LiveOutput:
-    """The answer as it streams: a compact panel in a notebook, printed text in a terminal."""
-
-    def __init__(self, turn: Turn) -> None:
-        self.turn = turn
-        self.printed = 0
-        self.panel: Any = None  # with the display below, in a notebook; None in a terminal
-        self.display: Any = None
-
-    @classmethod
-    def start(cls, shell: Any, tab: Tab, turn: Turn) -> LiveOutput:
-        """Show the live view of ``turn``."""
-        live = cls(turn)
-        if getattr(shell, "kernel", None) is not None:
-            from IPython.display import display
-
-            from .._panel.widget import ChatPanel
-
-            live.panel = ChatPanel(tab=tab, compact=True, turn=turn.index)
-            bundle = live.panel._repr_mimebundle_()
-            data, metadata = bundle if bundle is not None else ({}, {})
-            live.display = display(data, metadata=metadata, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-        return live
-
-    def poll(self) -> None:
-        """In a terminal, print what arrived since the last call."""
-        if self.panel is not None:
-            return
-        text = self.turn.text
-        if len(text) > self.printed:
-            sys.stdout.write(text[self.printed :])
-            sys.stdout.flush()
-            self.printed = len(text)
-
-    def finish(self, final: dict[str, Any], footer: str) -> None:
-        """Replace the live view by the static answer (notebook) or end the text (terminal)."""
-        if self.panel is not None:
-            self.display.update(final, raw=True)
-            self.panel.close()
-            return
-        self.poll()
-        sys.stdout.write(f"\n\n[{footer}]\n")
-        sys.stdout.flush()
 
 
 class Finisher:
@@ -173,7 +148,8 @@ class Finisher:
                 return
             self._done = True
         turn = self.turn
-        self.live.finish(render.bundle(turn, self.opts.format), render.footer(turn))
+        structured = self.opts.schema is not None
+        self.live.finish(render.bundle(turn, self.opts.format, structured), render.footer(turn))
         problem = None
         if self.opts.output:
             value, problem = self._output_value()
@@ -182,12 +158,19 @@ class Finisher:
             return
         if turn.status == "error":
             kept = " The partial answer is kept above." if turn.text else ""
+            if self.opts.output and self.opts.schema:
+                kept += f" {self.opts.output} holds the Response instead of the data."
             raise UsageError(f"{redact(turn.error or 'The request failed.')}{kept}")
         if problem:
             raise UsageError(problem)
 
     def _output_value(self) -> tuple[Any, str | None]:
+        """What ``-o`` stores: the validated data with a schema (whatever ``-f`` says), the
+        code or the parsed JSON for ``-f code`` / ``-f json``, else (and for an answer that
+        did not complete, or does not parse) the Response."""
         response = self.turn.as_response()
+        if self.turn.status == "done" and self.opts.schema:
+            return response.data, None
         if self.turn.status != "done" or self.opts.format not in ("code", "json"):
             return response, None
         if self.opts.format == "code":

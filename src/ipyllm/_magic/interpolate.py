@@ -36,6 +36,8 @@ _REF = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[-?\d+\]|\[(?:'[^'\]]*'|\"[^\"\]]*\")\])
 _PATTERN = re.compile(r"\{\{(?P<escaped>" + _REF + r")\}\}|\{(?P<ref>" + _REF + r")\}")
 _STEP = re.compile(r"\.([A-Za-z_]\w*)|\[(-?\d+)\]|\['([^'\]]*)'\]|\[\"([^\"\]]*)\"\]")
 _MISSING = object()
+MISSING = _MISSING
+"""What :func:`resolve` returns for a reference that names nothing."""
 
 # `type`'s own descriptors, read directly so that no metaclass can intercept them.
 _MRO = type.__dict__["__mro__"]
@@ -96,7 +98,7 @@ def _item(value: Any, key: int | str) -> Any:
 
 
 def resolve(ref: str, namespace: Mapping[str, Any]) -> Any:
-    """The value ``ref`` names in ``namespace``, or a private sentinel if it names nothing."""
+    """The value ``ref`` names in ``namespace``, or :data:`MISSING` if it names nothing."""
     head = re.match(r"[A-Za-z_]\w*", ref)
     assert head is not None  # the pattern guarantees it
     if head.group() not in namespace:

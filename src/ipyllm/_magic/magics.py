@@ -15,7 +15,8 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Unicode, observe
 
 from .interpolate import interpolate
-from .state import FORMATS, CellOptions, MagicState
+from .lookup import split_names
+from .state import APPROVALS, FORMATS, CellOptions, MagicState
 
 _HELP = """Ask an LLM from a cell, or manage keys, models and tabs.
 
@@ -40,6 +41,22 @@ raises, the braces stay and a one-line warning says so. The options line of
 ``%%llm`` and the ``%llm`` commands get the same treatment, word by word,
 instead of IPython's ``{expression}`` and ``$name`` expansion (which runs
 code); ``--no-interpolate`` turns it off for the cell and its options line.
+
+Tools and structured output::
+
+    %%llm --tools get_weather,plot [--approve auto] [--max-tool-rounds N]
+    What is the weather in Paris? Plot the week.
+
+    %%llm --schema City -o city
+    The largest city of Japan.
+
+``--tools`` names functions defined in the notebook that the model may call
+(their signatures and docstrings tell it how). Each call waits for you, in the
+cell's live view (Run / Deny) or, in a terminal, at an ``input()`` prompt, unless
+``--approve auto``; the cell keeps every call, its arguments and its result.
+``--schema`` names a pydantic model, dataclass, TypedDict or JSON Schema dict:
+the answer must fit it, the cell shows it as JSON, and ``-o`` gets the validated
+value.
 
 Line commands::
 
@@ -116,11 +133,39 @@ class LLMMagics(Magics):
     @argument(
         "-f",
         "--format",
-        default="markdown",
         choices=FORMATS,
-        help="how to show the answer; code and json also shape what -o receives",
+        help="how to show the answer; code and json also shape what -o receives "
+        "(default: markdown; json with --schema)",
     )
-    @argument("-o", "--output", help="store the Response (code: the code; json: the value)")
+    @argument(
+        "-o",
+        "--output",
+        help="store the Response (code: the code; json: the value; --schema: the data)",
+    )
+    @argument(
+        "--tools",
+        metavar="NAME[,NAME…]",
+        help="functions of the notebook the model may call",
+    )
+    @argument(
+        "--approve",
+        choices=APPROVALS,
+        default=APPROVALS[0],
+        help="ask: each tool call waits for Run / Deny in the live view (input() in a "
+        "terminal); auto: every call runs (default: ask)",
+    )
+    @argument(
+        "--max-tool-rounds",
+        type=int,
+        metavar="N",
+        help="rounds of tool calls one answer may make (10)",
+    )
+    @argument(
+        "--schema",
+        metavar="NAME",
+        help="a class (pydantic model, dataclass, TypedDict) or JSON Schema dict of the "
+        "notebook the answer must fit; -o gets the validated data",
+    )
     @argument("--bg", action="store_true", help="return at once; the answer keeps streaming")
     @argument("--no-interpolate", action="store_true", help="send {braces} as typed")
     @line_cell_magic
@@ -132,6 +177,11 @@ class LLMMagics(Magics):
             words = self._words(words)
         # shlex, not IPython's parse_argstring: that one keeps the quotes in -s "Be brief."
         args = self.llm.parser.parse_args(words)
+        if args.schema and args.format in ("code", "html"):
+            raise UsageError(
+                f"--schema answers in JSON: use -f json (the default with --schema), "
+                f"markdown or text, not -f {args.format}."
+            )
         opts = CellOptions(
             model=args.model,
             tab=args.tab,
@@ -146,11 +196,17 @@ class LLMMagics(Magics):
             connect_timeout=args.connect_timeout,
             deadline=args.deadline,
             max_answer_chars=args.max_answer_chars,
-            format=args.format,
+            format=args.format or ("json" if args.schema else "markdown"),
             output=args.output,
             background=args.bg,
             interpolate=not args.no_interpolate,
+            tools=split_names(args.tools),
+            approve=args.approve,
+            max_tool_rounds=args.max_tool_rounds,
+            schema=args.schema,
         )
+        if args.tools is not None and not opts.tools:
+            raise UsageError("--tools needs the names of functions, comma-separated.")
         if opts.output and not opts.output.isidentifier():
             raise UsageError(f"-o needs a variable name, not {opts.output!r}.")
         from .cell import run_cell  # the session manager loads with the first cell

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 
 FORMATS = ("markdown", "text", "code", "json", "html")
 """What ``-f`` accepts: how a ``%%llm`` answer is shown (and what ``-o`` receives)."""
+
+Approve = Literal["ask", "auto"]
+APPROVALS: tuple[Approve, ...] = ("ask", "auto")
+"""What ``--approve`` accepts; the first is the magic's default (see :mod:`.approval`)."""
 
 
 @dataclass
@@ -34,6 +39,10 @@ class CellOptions:
     output: str | None = None
     background: bool = False
     interpolate: bool = True
+    tools: list[str] = field(default_factory=list)  # names in the notebook's namespace
+    approve: Approve = APPROVALS[0]
+    max_tool_rounds: int | None = None
+    schema: str | None = None  # the name of a type or JSON Schema dict in the namespace
 
 
 @dataclass

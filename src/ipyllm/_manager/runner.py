@@ -23,7 +23,7 @@ from .._errors import (
     StreamError,
     TimeoutError,
 )
-from .._types import Message, ReasoningDelta, Response, TextDelta
+from .._types import Message, ReasoningDelta, Response, TextDelta, ToolCall, ToolCallDelta
 from .options import DEFAULT_MAX_TOOL_ROUNDS, RequestOptions, stream_request
 from .tool_loop import assistant_message, run_calls, skip_calls
 
@@ -151,7 +151,17 @@ class ReadBatch:
     acquisition (:meth:`TurnWriter.append_many`), and the sink gets each, in order.
     """
 
-    __slots__ = ("delivered", "pending", "scheduled", "separate", "sink", "starts", "writer")
+    __slots__ = (
+        "calls",
+        "calls_from",
+        "delivered",
+        "pending",
+        "scheduled",
+        "separate",
+        "sink",
+        "starts",
+        "writer",
+    )
 
     def __init__(self, writer: TurnWriter, sink: Sink | None) -> None:
         self.writer = writer
@@ -163,23 +173,44 @@ class ReadBatch:
         # whose first piece this round must be set apart from the round before.
         self.starts = (0, 0)
         self.separate: set[type] = set()
+        # This round's tool calls as their pieces arrive (by the stream's index), and
+        # the turn's count of calls before them: their index in the turn's calls.
+        self.calls: dict[int, ToolCall] = {}
+        self.calls_from = 0
 
     def new_round(self) -> None:
         """The next round of a tool loop begins: its text follows the last round's after
         a blank line, and the engine's answer is this round's text alone."""
         self.flush()
+        self.calls = {}
+        self.calls_from = len(self.writer.turn.tool_calls)
         text, reasoning = self.writer.lengths()
         self.starts = (text, reasoning)
         self.separate = {k for k, n in ((TextDelta, text), (ReasoningDelta, reasoning)) if n}
         self.writer.start_answer(text)
 
-    def on_chunk(self, delta: TextDelta | ReasoningDelta) -> None:
+    def on_chunk(self, delta: TextDelta | ReasoningDelta | ToolCallDelta) -> None:
+        if type(delta) is ToolCallDelta:
+            return self._tool_piece(delta)
         if self.separate and type(delta) in self.separate:
-            self._set_apart(delta)
-        self.pending.append(delta)
+            self._set_apart(delta)  # type: ignore[arg-type]
+        self.pending.append(delta)  # type: ignore[arg-type]
         if not self.scheduled:
             self.scheduled = self.delivered = True
             _worker.call_when_idle(self.flush)
+
+    def _tool_piece(self, delta: ToolCallDelta) -> None:
+        """A piece of a tool call: views see its arguments grow (the call is the turn's
+        once the round's answer is complete)."""
+        self.flush()  # the text before the call goes first
+        call = self.calls.get(delta.index)
+        if call is None:
+            call = self.calls[delta.index] = ToolCall(delta.id, delta.name, "")
+        call.id = call.id or delta.id
+        call.name = call.name or delta.name
+        call.arguments += delta.arguments
+        position = list(self.calls).index(delta.index)
+        self.writer.call_streaming(self.calls_from + position, call)
 
     def _set_apart(self, delta: TextDelta | ReasoningDelta) -> None:
         kind = type(delta)

@@ -400,23 +400,30 @@ class TurnWriter:
             self.call_changed(first + i)
         return first
 
+    def call_streaming(self, index: int, call: ToolCall) -> None:
+        """Tell the tab's subscribers of tool call ``index`` while its arguments arrive."""
+        if self._bus.listening(self.tab.id):
+            self._bus.publish(self._call_event(index, call))
+
     def call_changed(self, index: int) -> None:
         """Tell the tab's subscribers what tool call ``index`` is now."""
         with self._lock:
-            call = self.turn.tool_calls[index]
-            event = TabToolCall(
-                self.tab.id,
-                self.turn.index,
-                index,
-                call.id,
-                call.name or "",
-                call.arguments,
-                call.status,
-                None if call.status != "done" else _result_preview(call.result),
-                call.error,
-                call.elapsed_s,
-            )
+            event = self._call_event(index, self.turn.tool_calls[index])
         self._bus.publish(event)
+
+    def _call_event(self, index: int, call: ToolCall) -> TabToolCall:
+        return TabToolCall(
+            self.tab.id,
+            self.turn.index,
+            index,
+            call.id,
+            call.name or "",
+            call.arguments,
+            call.status,
+            None if call.status != "done" else _result_preview(call.result),
+            call.error,
+            call.elapsed_s,
+        )
 
     async def await_approval(self, index: int) -> bool:
         """Wait (on the worker loop) until the user runs or declines tool call ``index``
