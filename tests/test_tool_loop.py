@@ -9,6 +9,7 @@ from the recorded request body). Then the model answers in text.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 from dataclasses import dataclass
@@ -402,7 +403,7 @@ def test_views_see_a_call_grow_then_run(fake: FakeLLMServer) -> None:
     streamed = [e.arguments for e in calls if e.status == "requested"]
     # The arguments arrive in pieces, each event holding all so far.
     assert len(streamed) > 2
-    assert all(b.startswith(a) for a, b in zip(streamed, streamed[1:], strict=False))
+    assert all(b.startswith(a) for a, b in itertools.pairwise(streamed))
     assert json.loads(streamed[-1]) == {"city": "Paris"}
     assert [e.status for e in calls if e.status != "requested"] == ["running", "done"]
     assert calls[-1].result is not None
