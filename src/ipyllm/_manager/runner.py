@@ -79,11 +79,12 @@ async def run_turn(writer: TurnWriter, plan: TurnPlan, sink: Sink | None) -> Res
     """Stream ``writer``'s turn, trying ``plan.models`` in order until one answers; run
     the tools it asks for and stream again, round after round, until it answers."""
     batch = ReadBatch(writer, sink)
+    output = plan.options.output
+    writer.turn.structured = output is not None
     try:
         response = await _run_rounds(writer, plan, batch)
     finally:
         batch.flush()  # whatever ended the turn, the tab holds every piece before it settles
-    output = plan.options.output
     if output is not None:
         from .._errors import SchemaError
 

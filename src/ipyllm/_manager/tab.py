@@ -438,6 +438,9 @@ class TurnWriter:
         finally:
             with self._lock:
                 self.turn.approvals.pop(index, None)
+                call = self.turn.tool_calls[index]
+                if call.status == "awaiting":  # answered (or stopped): it waits no more
+                    call.status = "requested"
 
     def add_step(self, messages: Sequence[Message]) -> None:
         """Keep a finished round's messages (the calls and their results) in the turn."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,6 +33,11 @@ class TurnInfo:
     error: str | None
     text_length: int
     reasoning_length: int
+    # Copies of the turn's tool calls at that moment, where its answer starts in its text
+    # (after the tool rounds' text), and whether the answer is JSON for a schema.
+    tool_calls: tuple[ToolCall, ...] = ()
+    answer_from: int = 0
+    structured: bool = False
 
 
 @dataclass(eq=False, init=False)
@@ -83,6 +89,7 @@ class Turn:
     tool_calls: list[ToolCall] = field(default_factory=list, repr=False)
     answer_from: int = 0
     data: Any = None  # the validated structured answer (schema=)
+    structured: bool = False  # the answer is JSON for a schema
     # Tool calls waiting for the user (approve="ask"), by index; on the worker loop.
     approvals: dict[int, asyncio.Future[bool]] = field(default_factory=dict, repr=False)
 
@@ -114,6 +121,7 @@ class Turn:
         self.tool_calls = []
         self.answer_from = 0
         self.data = None
+        self.structured = False
         self.approvals = {}
 
     @property
@@ -192,6 +200,9 @@ class Turn:
             self.error,
             self.text_length,
             self.reasoning_length,
+            tuple(dataclasses.replace(c) for c in self.tool_calls),
+            self.answer_from,
+            self.structured,
         )
 
     def as_response(self) -> Response:

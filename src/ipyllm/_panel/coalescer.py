@@ -5,9 +5,13 @@ Two kinds of message go to ``send``::
     {"type": "deltas", "items": [{"tab": id, "turn": n, "channel": "text" | "reasoning",
                                   "offset": o, "text": merged}, ...]}
     {"type": "status", "tab": id, "turn": n, "status": "streaming" | "done" | ...}
+    {"type": "tool_call", "tab": id, "turn": n, "call": {index, id, name, arguments,
+                                                         status, result, error, elapsed_s}}
 
 A ``deltas`` message batches every pending piece, one item per run of
 contiguous text of one tab, turn and channel, in the order they first arrived.
+A tool call whose arguments are still arriving is sent with the deltas, its
+latest state only; any other change of a call goes at once, after the deltas.
 Each character is sent once, so the bytes sent stay those of the answer, and
 at most about one ``deltas`` message goes out per ``interval`` (jupyter_server
 drops iopub traffic above 1,000 messages a second).
@@ -21,8 +25,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._manager.events import TabDelta, TabEvent
+from .._manager.events import TabDelta, TabEvent, TabToolCall
 from .pacer import PACER, Pacer
+from .state import tool_call_json
 
 log = logging.getLogger("ipyllm")
 
@@ -66,6 +71,8 @@ class DeltaCoalescer:
         self._lock = threading.Lock()  # inner: the pending state
         self._wake = threading.Condition(self._lock)
         self._pending: list[Message] = []
+        # Tool calls whose arguments are arriving, latest state only, by (tab, turn, index).
+        self._calls: dict[tuple[str, int, int], Message] = {}
         self._last_sent = float("-inf")  # when the last deltas message went out
         self._failures = 0
         self._thread: threading.Thread | None = None
@@ -95,6 +102,18 @@ class DeltaCoalescer:
                     return
         if isinstance(event, TabDelta):
             self.flush()
+            return
+        if isinstance(event, TabToolCall):
+            message = _call_message(event)
+            key = (event.tab_id, event.turn, event.index)
+            if event.status == "requested":  # its arguments grow: throttled like text
+                with self._lock:
+                    self._calls[key] = message
+                    self._wake.notify()
+                return
+            with self._lock:
+                self._calls.pop(key, None)
+            self._flush(message)
             return
         self._flush(
             {"type": "status", "tab": event.tab_id, "turn": event.turn, "status": event.status}
@@ -159,24 +178,28 @@ class DeltaCoalescer:
         with self._send_lock:
             with self._lock:
                 items, self._pending = self._pending, []
-                if items:
+                calls, self._calls = list(self._calls.values()), {}
+                if items or calls:
                     self._last_sent = self.clock()
             if items:
                 self.send({"type": "deltas", "items": items})
                 if self.pacer is not None:
                     self.pacer.sent(self)
+            for call in calls:
+                self.send(call)
             if then is not None:
                 self.send(then)
-        return bool(items)
+        return bool(items or calls)
 
     def _run(self) -> None:
         while True:
             with self._lock:
                 while not self.closed:
+                    waiting = bool(self._pending or self._calls)
                     wait = self._last_sent + self.interval - self.clock()
-                    if self._pending and wait <= 0:
+                    if waiting and wait <= 0:
                         break
-                    self._wake.wait(wait if self._pending else None)
+                    self._wake.wait(wait if waiting else None)
                 if self.closed:
                     return
             try:
@@ -185,3 +208,17 @@ class DeltaCoalescer:
                 self._failures += 1
                 if self._failures == 1:  # once: a broken view must not flood the log
                     log.warning("the panel's send failed; it keeps sending", exc_info=True)
+
+
+def _call_message(event: TabToolCall) -> Message:
+    call = tool_call_json(
+        event.index,
+        event.id,
+        event.name,
+        event.arguments,
+        event.status,
+        event.result,
+        event.error,
+        event.elapsed_s,
+    )
+    return {"type": "tool_call", "tab": event.tab_id, "turn": event.turn, "call": call}

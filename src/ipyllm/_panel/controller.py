@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from .. import _registry
 from .._errors import LLMError, MissingKeyError, PanelError, redact, register_secret
-from .._manager.events import TabDelta, TabsChanged, TabStatus
+from .._manager.events import TabDelta, TabsChanged, TabStatus, TabToolCall
 from .._manager.manager import SessionManager
 from .._manager.subscription import Subscription
 from .._manager.tab import Tab
@@ -77,6 +77,7 @@ class PanelController:
             "set_max_history": self._set_max_history,
             "set_key": self._set_key,
             "delete_key": self._delete_key,
+            "approve": self._approve,
         }
         self.refresh_tabs()
         self.refresh_providers()
@@ -135,7 +136,7 @@ class PanelController:
         if isinstance(event, _RefreshProviders):
             self.refresh_providers()
             return
-        if not isinstance(event, TabDelta | TabStatus | TabsChanged):
+        if not isinstance(event, TabDelta | TabStatus | TabsChanged | TabToolCall):
             return
         if self.only_tab is not None and event.tab_id != self.only_tab:
             return
@@ -145,6 +146,8 @@ class PanelController:
         if self.only_turn is not None and event.turn != self.only_turn:
             return
         self.coalescer.push(event)
+        if isinstance(event, TabToolCall) and event.status != "requested":
+            self.refresh_tabs()  # a reloaded view shows the card as it is now
         if isinstance(event, TabStatus):
             self.refresh_tabs()  # the turn list and its metadata changed
             if event.status != "streaming" and self.only_turn is not None:
@@ -260,6 +263,12 @@ class PanelController:
 
     def _set_max_history(self, content: Json) -> None:
         self._tab(content).max_history = content.get("max_history")
+
+    def _approve(self, content: Json) -> None:
+        index = content.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise PanelError(f"approve needs the call's index, not {index!r}; reload the page.")
+        self._tab(content).approve(index, bool(content.get("run")))
 
     def _set_key(self, content: Json) -> Json:
         provider = str(content.get("provider", ""))

@@ -12,6 +12,7 @@ from typing import Any
 from .. import _registry
 from .._manager.tab import Tab
 from .._manager.turn import TurnInfo
+from .._types import ToolCall
 
 Json = dict[str, Any]
 
@@ -31,7 +32,63 @@ def turn_info(turn: TurnInfo) -> Json:
         "error": turn.error,
         "text_length": turn.text_length,
         "reasoning_length": turn.reasoning_length,
+        "answer_from": turn.answer_from,
+        "structured": turn.structured,
+        "tool_calls": [call_info(i, c) for i, c in enumerate(turn.tool_calls)],
     }
+
+
+# A card shows this much of a call's arguments and result; the rest stays in the kernel
+# (tab.turns[i].tool_calls), since the trait is resent whole on every change.
+CARD_CHARS = 4000
+
+
+def call_info(index: int, call: ToolCall) -> Json:
+    """One tool call, as a turn's card shows it (arguments and result clipped)."""
+    result = None
+    if call.status == "done":
+        from .._tools import result_text
+
+        result = result_text(call.result, limit=CARD_CHARS)
+    return tool_call_json(
+        index,
+        call.id,
+        call.name or "",
+        call.arguments,
+        call.status,
+        result,
+        call.error,
+        call.elapsed_s,
+    )
+
+
+def tool_call_json(
+    index: int,
+    id: str | None,
+    name: str,
+    arguments: str,
+    status: str,
+    result: str | None,
+    error: str | None,
+    elapsed_s: float | None,
+) -> Json:
+    """The JSON of a tool call in ``TurnInfo.tool_calls`` and in ``tool_call`` messages."""
+    return {
+        "index": index,
+        "id": id,
+        "name": name,
+        "arguments": _clip(arguments),
+        "status": status,
+        "result": None if result is None else _clip(result),
+        "error": None if error is None else _clip(error),
+        "elapsed_s": elapsed_s,
+    }
+
+
+def _clip(text: str) -> str:
+    if len(text) <= CARD_CHARS:
+        return text
+    return f"{text[:CARD_CHARS]}… [{len(text) - CARD_CHARS:,} more characters]"
 
 
 def tab_info(tab: Tab) -> Json:
