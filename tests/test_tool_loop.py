@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 import ipyllm
 from ipyllm.testing import FakeLLMServer, Reply
+from waiting import wait_until
 
 FAMILIES = ["openai", "anthropic", "gemini", "ollama"]
 KEY = "test-key-tools-0123456789"
@@ -207,7 +208,8 @@ def test_coroutine_tools_of_one_round_run_together(fake: FakeLLMServer) -> None:
     assert [c.status for c in r.tool_calls] == ["done", "done"]
 
 
-def test_stop_between_rounds_keeps_what_ran(fake: FakeLLMServer) -> None:
+@pytest.mark.parametrize("family", FAMILIES)
+def test_stop_between_rounds_keeps_what_ran(fake: FakeLLMServer, family: str) -> None:
     entered = threading.Event()
     release = threading.Event()
 
@@ -219,7 +221,7 @@ def test_stop_between_rounds_keeps_what_ran(fake: FakeLLMServer) -> None:
 
     fake.add_reply(Reply("Checking.", tool_calls=[call("wait_here")]))
     fake.add_reply(Reply("never sent"))
-    s = session(fake, "openai", tools=[wait_here])
+    s = session(fake, family, tools=[wait_here])
     handle = s.tab.send("go", options=s.options)
     assert entered.wait(10)
     s.stop()
@@ -408,3 +410,22 @@ def test_views_see_a_call_grow_then_run(fake: FakeLLMServer) -> None:
     assert [e.status for e in calls if e.status != "requested"] == ["running", "done"]
     assert calls[-1].result is not None
     assert json.loads(calls[-1].result) == {"city": "Paris", "temp": 20, "unit": "c"}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_stop_during_the_second_rounds_stream(fake: FakeLLMServer, family: str) -> None:
+    fake.add_reply(Reply(tool_calls=[call("weather", city="Paris")]))
+    fake.add_reply(Reply(["It ", "is ", "20 ", "and ", "sunny ", "all ", "day."], delay_s=0.3))
+    s = session(fake, family, tools=[weather])
+    handle = s.tab.send("Paris?", options=s.options)
+    assert wait_until(lambda: "is" in s.tab.text, 10)
+    s.stop()
+    assert handle.wait(10)
+    turn = handle.turn
+    assert turn.status == "stopped"
+    assert turn.answer.startswith("It is")
+    assert not turn.answer.endswith("day.")
+    assert len(fake.requests) == 2
+    # What later prompts send: the round that ran, then the partial answer.
+    assert [m["role"] for m in s.messages] == ["user", "assistant", "tool", "assistant"]
+    assert s.messages[-1]["content"] == turn.answer
