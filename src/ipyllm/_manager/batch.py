@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import _registry, _worker
-from .._errors import LLMError, SchemaError
+from .._errors import LLMError
 from .._types import Message, Response
 from .cost import cost_usd
 from .options import RequestOptions, request_options, stream_request
@@ -87,11 +87,7 @@ def batch(
                         provider_name, model_name, response.tokens_in, response.tokens_out
                     )
                     if output is not None:
-                        try:
-                            response.data = output.parse(response.text)
-                        except SchemaError as err:
-                            err.response = response
-                            raise
+                        output.fill(response)
                     return response
                 except LLMError as err:
                     return err

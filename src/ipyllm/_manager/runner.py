@@ -86,13 +86,7 @@ async def run_turn(writer: TurnWriter, plan: TurnPlan, sink: Sink | None) -> Res
     finally:
         batch.flush()  # whatever ended the turn, the tab holds every piece before it settles
     if output is not None:
-        from .._errors import SchemaError
-
-        try:
-            response.data = output.parse(response.text)
-        except SchemaError as err:
-            err.response = response
-            raise
+        output.fill(response)
         writer.turn.data = response.data
     return response
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InvalidOptionError, SchemaError
-from .._types import OutputSchema
+from .._types import OutputSchema, Response
 from . import shape
 from .strict import strict_schema
 from .validate import dict_validator, fit_message
@@ -53,6 +53,16 @@ class OutputSpec:
     output_schema: OutputSchema
     wrapped_key: str | None = None
     _check: Callable[[Any], Any] = field(default=lambda value: value, repr=False)
+
+    def fill(self, response: Response) -> None:
+        """Set ``response.data`` to :meth:`parse` of its text; the
+        :class:`~ipyllm.SchemaError` raised for a text that does not fit carries the
+        response (whose ``data`` stays None)."""
+        try:
+            response.data = self.parse(response.text)
+        except SchemaError as err:
+            err.response = response
+            raise
 
     def parse(self, text: str) -> Any:
         """The answer ``text`` decoded and validated: a model, dataclass or TypedDict
