@@ -20,10 +20,12 @@ trivial cell, ``1+1`` (``execute`` sent -> ``execute_reply`` received), ``--samp
 with the kernel idle, then ``--samples`` times while ``--tabs`` tabs x ``--chunks`` chunks
 stream *inside the kernel* (paced at ``--delay`` seconds a piece by the server, so they
 stream for a few seconds), from the fake server in this process. A cell in the kernel then
-checks every tab holds exactly one of the scripted texts. Target from the issue: under
-50 ms median added latency. Columns: ``to kernel`` = the request's header date to the
-reply's ``started`` metadata (this side's send, transport, the kernel's shell-channel
-thread and the wait for its main thread); ``in cell`` = ``started`` to the reply's header
+checks every tab holds exactly one of the scripted texts. Targets from the issue: an
+added latency (streaming minus idle) of at most 25 ms at the median and 100 ms at the
+90th percentile, in each of ``--kernel-runs`` runs (a fresh kernel each). Columns:
+``to kernel`` = the request's header date to the reply's ``started`` metadata (this
+side's send, transport, the kernel's shell-channel thread and the wait for its main
+thread); ``in cell`` = ``started`` to the reply's header
 date; the rest is the way back and this process's own wake-up.
 
 The fake server shares this process (and its GIL) with the client that measures the round
@@ -62,7 +64,10 @@ from ipyllm.testing import FakeLLMServer, Reply
 
 API_KEY = "sk-bench-0123456789abcdef"
 MODEL = "openai:bench"
-TARGET_ADDED_MS = 50.0
+# The issue's targets for the latency a kernel's cell gains while 50 tabs stream in it:
+# the median and the 90th percentile of the round trips, minus the idle ones, every run.
+TARGET_ADDED_MEDIAN_MS = 25.0
+TARGET_ADDED_P90_MS = 100.0
 
 
 def pieces(k: int, n: int) -> list[str]:
@@ -410,10 +415,12 @@ def part_two(server: LocalServer | ChildServer, args: argparse.Namespace) -> dic
             "rtt_ms": [round(v, 2) for v in rtts],
         }
     added = table["streaming"]["median_ms"] - table["idle"]["median_ms"]
-    ok = added < TARGET_ADDED_MS
+    added_p90 = table["streaming"]["p90_ms"] - table["idle"]["p90_ms"]
+    ok = added <= TARGET_ADDED_MEDIAN_MS and added_p90 <= TARGET_ADDED_P90_MS
     print(
-        f"  {'PASS' if ok else 'MISS'}  added median latency {added:.1f} ms "
-        f"(target < {TARGET_ADDED_MS:g} ms)"
+        f"  {'PASS' if ok else 'MISS'}  added latency: median {added:.1f} ms "
+        f"(target <= {TARGET_ADDED_MEDIAN_MS:g}), p90 {added_p90:.1f} ms "
+        f"(target <= {TARGET_ADDED_P90_MS:g})"
     )
     print(
         f"  the streams ran {window:.2f} s in the kernel ({k * n / window:,.0f} chunks/s); "
@@ -424,7 +431,9 @@ def part_two(server: LocalServer | ChildServer, args: argparse.Namespace) -> dic
     return {
         **table,
         "added_median_ms": round(added, 2),
-        "target_ms": TARGET_ADDED_MS,
+        "added_p90_ms": round(added_p90, 2),
+        "target_median_ms": TARGET_ADDED_MEDIAN_MS,
+        "target_p90_ms": TARGET_ADDED_P90_MS,
         "pass": ok,
         "server": server.where,
         "kernel_switch_interval_s": switch,
@@ -442,6 +451,9 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=2000, help="chunks per answer, def. 2000")
     parser.add_argument("--rounds", type=int, default=5, help="part 1 rounds (best-of), def. 5")
     parser.add_argument("--samples", type=int, default=30, help="part 2 round trips, def. 30")
+    parser.add_argument(
+        "--kernel-runs", type=int, default=3, help="part 2 runs, each a fresh kernel, def. 3"
+    )
     parser.add_argument(
         "--delay", type=float, default=0.001, help="part 2 server pacing, s/piece, def. 0.001"
     )
@@ -479,11 +491,20 @@ def main() -> int:
             finally:
                 local.close()
         if not args.no_kernel:
-            server = ChildServer() if args.server_process else LocalServer()
-            try:
-                results["kernel_latency"] = part_two(server, args)
-            finally:
-                server.close()
+            runs = []
+            for _ in range(args.kernel_runs):
+                server = ChildServer() if args.server_process else LocalServer()
+                try:
+                    runs.append(part_two(server, args))
+                finally:
+                    server.close()
+            results["kernel_latency"] = runs
+            passed = sum(r["pass"] for r in runs)
+            worst = max(r["added_median_ms"] for r in runs), max(r["added_p90_ms"] for r in runs)
+            print(
+                f"\n{'PASS' if passed == len(runs) else 'MISS'}  {passed}/{len(runs)} kernel runs "
+                f"within both targets; worst added median {worst[0]:.1f} ms, p90 {worst[1]:.1f} ms"
+            )
         ipyllm.manager().history.close()
     finally:
         shutil.rmtree(home, ignore_errors=True)
