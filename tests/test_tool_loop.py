@@ -429,3 +429,17 @@ def test_stop_during_the_second_rounds_stream(fake: FakeLLMServer, family: str) 
     # What later prompts send: the round that ran, then the partial answer.
     assert [m["role"] for m in s.messages] == ["user", "assistant", "tool", "assistant"]
     assert s.messages[-1]["content"] == turn.answer
+
+
+def test_a_key_a_tool_returns_is_masked_everywhere(fake: FakeLLMServer) -> None:
+    def leaky() -> dict[str, str]:
+        """Return the environment."""
+        return {"OPENAI_API_KEY": KEY}
+
+    fake.add_reply(Reply(tool_calls=[call("leaky")]))
+    fake.add_reply(Reply("Done."))
+    s = session(fake, "openai", tools=[leaky])
+    r = s.ask("env?")
+    assert KEY not in fake.requests[1].body.decode()  # not sent to the provider
+    assert KEY not in json.dumps(s.messages)
+    assert r.tool_calls[0].result == {"OPENAI_API_KEY": KEY}  # the caller's own value

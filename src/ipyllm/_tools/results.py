@@ -13,7 +13,10 @@ def result_text(value: Any, limit: int = MAX_RESULT_CHARS) -> str:
     """``value`` as the text of a tool result: a ``str`` as it is, anything else as JSON
     (pydantic models, dataclasses, dicts, lists, numbers, dates, enums; ``None`` is
     ``null``; an object with no JSON form is its ``str()``), cut to ``limit`` characters
-    with a note of how much was left out. Bytes are not sent: a note says so."""
+    with a note of how much was left out. Bytes are not sent: a note says so. A key
+    ipyllm knows is masked: the text goes to the provider, the panel and the history."""
+    from .._errors import redact
+
     if isinstance(value, str):
         text = value
     elif isinstance(value, bytes | bytearray | memoryview):
@@ -22,7 +25,7 @@ def result_text(value: Any, limit: int = MAX_RESULT_CHARS) -> str:
         text = f"[{size} bytes of binary data, not shown: return a str to send text]"
     else:
         text = _json(value)
-    return _cap(text, limit)
+    return _cap(redact(text), limit)
 
 
 def error_text(exc: BaseException, limit: int = 10_000) -> str:
