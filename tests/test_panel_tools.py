@@ -114,3 +114,12 @@ def test_a_structured_turn_says_so(fake: FakeLLMServer, panel: Panel) -> None:
     assert model.tabs[-1]["turns"][0]["structured"] is True
     assert tab.last is not None
     assert tab.last.data == {"city": "Paris"}
+
+
+def test_approve_is_answered(panel: Panel) -> None:
+    model, controller, manager = panel
+    tab = manager.new_tab(f"t-{uuid.uuid4().hex[:6]}", model="demo")
+    ask(controller, type="approve", tab=tab.id, index=0, run=True, id="a1")
+    assert model.of_type("approved") == [
+        {"type": "approved", "tab": tab.id, "index": 0, "reply_to": "a1"}
+    ]

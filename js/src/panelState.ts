@@ -6,8 +6,11 @@
  * - A settled turn whose kept length differs from its `text_length` in the
  *   `tabs` trait asks for one `sync` (something was lost on the way).
  * - A `snapshot` replaces every text of the tab.
+ * - Tool calls: the trait's, merged with the live `tool_call` messages
+ *   (`ToolCallStore`).
  */
 import { DeltaStore } from "./deltaStore.js";
+import { ToolCallStore } from "./toolCallStore.js";
 import {
   isSettled,
   type KernelMessage,
@@ -16,6 +19,8 @@ import {
   type ProviderInfo,
   type SnapshotMessage,
   type TabInfo,
+  type ToolCallInfo,
+  type TurnInfo,
   type ViewMessage,
   type WidgetModel,
 } from "./protocol.js";
@@ -54,6 +59,7 @@ const DEFAULTS: PanelTraits = {
 
 export class PanelState {
   readonly store: DeltaStore;
+  readonly toolCallStore = new ToolCallStore();
   notice: Notice | null = null;
 
   private readonly listeners = new Set<() => void>();
@@ -110,6 +116,11 @@ export class PanelState {
     return { text: held.text, reasoning: held.reasoning, length: held.length, liveStatus, known: true };
   }
 
+  /** The tool calls of `turn` of `tab`, each in its latest known state. */
+  toolCalls(tab: string, turn: TurnInfo): ToolCallInfo[] {
+    return this.toolCallStore.calls(tab, turn);
+  }
+
   // --- events ------------------------------------------------------------
 
   subscribe(listener: () => void): () => void {
@@ -133,6 +144,9 @@ export class PanelState {
         this.store.applyStatus(msg);
         this.checkLengths(msg.tab);
         break;
+      case "tool_call":
+        this.toolCallStore.apply(msg);
+        break;
       case "snapshot":
         this.applySnapshot(msg);
         break;
@@ -143,6 +157,7 @@ export class PanelState {
         this.notice = { kind: "error", text: msg.message };
         break;
       case "opened":
+      case "approved":
         break;
       default:
         return;
@@ -166,6 +181,7 @@ export class PanelState {
   private onTabsChanged(): void {
     const tabs = this.tabs();
     const ids = new Set(tabs.map((t) => t.id));
+    this.toolCallStore.prune(tabs);
     for (const id of this.knownTabs) {
       if (!ids.has(id)) this.forgetTab(id);
     }

@@ -21,6 +21,30 @@ export interface TurnInfo {
   error: string | null;
   text_length: number;
   reasoning_length: number;
+  /** Code point where the final round's text starts (0 without tools). */
+  answer_from: number;
+  /** The answer is JSON for a schema (`schema=`). */
+  structured: boolean;
+  /** Every call of the turn's tool rounds, in order. */
+  tool_calls: ToolCallInfo[];
+}
+
+export type ToolCallStatus = "requested" | "awaiting" | "running" | "done" | "error" | "denied" | "skipped";
+
+/** One tool call, as a turn's card shows it. Every text in it came from the model or a tool. */
+export interface ToolCallInfo {
+  /** Position among the turn's calls. */
+  index: number;
+  id: string | null;
+  name: string;
+  /** The JSON text as the model wrote it (clipped by the kernel). */
+  arguments: string;
+  status: ToolCallStatus | string;
+  /** done: the text sent back to the model (clipped). */
+  result: string | null;
+  /** error, skipped, or why a call was not run. */
+  error: string | null;
+  elapsed_s: number | null;
 }
 
 export interface TabInfo {
@@ -73,6 +97,7 @@ export type ViewMessage =
   | { type: "close"; tab: string }
   | { type: "set_model"; tab: string; model: string }
   | { type: "set_max_history"; tab: string; max_history: number | null }
+  | { type: "approve"; tab: string; index: number; run: boolean }
   | { type: "set_key"; provider: string; key: string }
   | { type: "delete_key"; provider: string };
 
@@ -104,6 +129,18 @@ export interface StatusMessage {
   status: TabStatus | string;
 }
 
+/**
+ * A tool call appeared or changed. While its arguments stream (status
+ * "requested") it comes with the deltas, its latest state only; any other
+ * status at once.
+ */
+export interface ToolCallMessage {
+  type: "tool_call";
+  tab: string;
+  turn: number;
+  call: ToolCallInfo;
+}
+
 export interface PastTurn {
   index: number;
   text: string;
@@ -129,6 +166,14 @@ export interface OpenedMessage {
   reply_to?: string;
 }
 
+/** Reply to `approve`: the answer reached the call (if it still waited). */
+export interface ApprovedMessage {
+  type: "approved";
+  tab: string;
+  index: number;
+  reply_to?: string;
+}
+
 export interface KeyResultMessage {
   type: "key_result";
   provider: string;
@@ -148,8 +193,10 @@ export interface ErrorMessage {
 export type KernelMessage =
   | DeltasMessage
   | StatusMessage
+  | ToolCallMessage
   | SnapshotMessage
   | OpenedMessage
+  | ApprovedMessage
   | KeyResultMessage
   | ErrorMessage;
 

@@ -27,44 +27,34 @@
  * (`settle()` lexes the whole text once and re-renders the groups whose tokens
  * differ; `counts.settleRerenders` counts how often that happened).
  *
- * A fenced code block that is still open grows by lines, and re-rendering it
- * whole on every update costs O(block) each time. So while it grows its code is
- * shown as chunks of whole lines, each one rendered as a fence of its own
- * through the same policy, plus the open tail, the only part rendered again.
- * Only the colours can differ from a whole render (each chunk is highlighted
- * from a fresh start): once the fence closes, or the text settles, the block
- * is rendered whole.
+ * Two kinds of last block grow without a lex at all, when the characters
+ * appended provably leave the blocks as they are: a fenced code block still
+ * open (`openFence.ts`: shown as highlighted chunks of lines plus a plain open
+ * tail, so it is never rendered whole while it grows) and a paragraph gaining
+ * plain words (`openParagraph.ts`). What they add is a text node, never HTML;
+ * the group is then rendered again by the next lex (its key no longer matches)
+ * and by `settle()`.
  */
-import type { Token, Tokens } from "marked";
+import type { Token } from "marked";
+import { closedBefore, collectDefs, groupKey, groupTokens, isIndentedCode, linksKeyOf, sameBlocks } from "./blockTokens.js";
 import { lexBlocks, renderBlocks, type LinkDefs } from "./markdown.js";
+import { OpenFence } from "./openFence.js";
+import { extendsPlainly, OpenParagraph } from "./openParagraph.js";
 
 /** Blocks lexed again on every update, counted from the end (blank lines not counted). */
 const REOPEN = 1;
-/** An open fence's tail is frozen into a chunk once it has this many whole lines. */
-const CHUNK_LINES = 4;
-
-/** Tokens that render to nothing. */
-const EMPTY = new Set(["space", "def"]);
 
 interface Group {
   /** Index of its first token, and one past its last. */
   first: number;
   end: number;
-  /** What its DOM was rendered from: the link definitions, then each token's type and source. */
+  /** What its DOM was rendered from (`groupKey`); "" once text was appended to it without a lex. */
   key: string;
   nodes: Node[];
   /** Set while the group is a fenced code block that is still open. */
   fence?: OpenFence;
-}
-
-interface OpenFence {
-  /** The fence's first line: indentation, marker, info string. */
-  opening: string;
-  code: Element;
-  /** Source lines (after the opening line) shown as chunks. */
-  chunked: string;
-  /** The nodes that show the rest. */
-  tail: Node[];
+  /** Set while the group is one paragraph. */
+  paragraph?: OpenParagraph;
 }
 
 /** How much work the updates took (tests and the benchmark read these). */
@@ -72,12 +62,14 @@ export interface RenderCounts {
   fullLexes: number;
   tailLexes: number;
   groupsRendered: number;
+  /** Updates shown by appending text to the last block, without a lex. */
+  plainAppends: number;
   /** `settle()` found tokens that differed from a full lex and rendered them again. */
   settleRerenders: number;
 }
 
 export class StreamingMarkdown {
-  readonly counts: RenderCounts = { fullLexes: 0, tailLexes: 0, groupsRendered: 0, settleRerenders: 0 };
+  readonly counts: RenderCounts = { fullLexes: 0, tailLexes: 0, groupsRendered: 0, plainAppends: 0, settleRerenders: 0 };
   /** The text last shown, as given. */
   private given = "";
   /** The same, with line endings normalised as marked does: what tokens' offsets count in. */
@@ -93,6 +85,8 @@ export class StreamingMarkdown {
   private groups: Group[] = [];
   /** Whether `tokens` are what a lex of the whole of `src` gives. */
   private exact = true;
+  /** Whether text was appended to the last block since the last lex (the last token is then short). */
+  private unlexed = false;
 
   constructor(private readonly el: HTMLElement) {}
 
@@ -107,8 +101,10 @@ export class StreamingMarkdown {
     this.given = text;
     const src = text.includes("\r") ? text.replace(/\r\n?/g, "\n") : text;
     if (src === this.src) return;
-    const grows = this.tokens.length > 0 && src.startsWith(this.src);
+    const before = this.src;
+    const grows = this.tokens.length > 0 && src.startsWith(before);
     this.src = src;
+    if (grows && this.appendPlain(before, src.slice(before.length))) return;
     if (grows) this.relexTail();
     else this.relexAll();
   }
@@ -116,10 +112,11 @@ export class StreamingMarkdown {
   /**
    * The text is final: make the DOM equal to `renderMarkdown(text)`. One lex of
    * the whole text checks the tokens shown; groups whose tokens differ, and an
-   * open fence shown in chunks, are rendered again. Returns false when the
+   * open fence shown in pieces, are rendered again. Returns false when the
    * tokens differed (a later block had changed an earlier one).
    */
   settle(): boolean {
+    if (this.unlexed) this.relexTail();
     let same = true;
     if (!this.exact) {
       const full = lexBlocks(this.src);
@@ -135,10 +132,31 @@ export class StreamingMarkdown {
     return same;
   }
 
-  /** Render a chunked open fence (the last group, if any) whole. */
+  /**
+   * Show `delta`, appended to the text `before`, by adding it to the last
+   * block's text, if that provably shows the new text. Returns whether it did.
+   */
+  private appendPlain(before: string, delta: string): boolean {
+    const group = this.groups.at(-1);
+    if (!group || group.end !== this.tokens.length) return false;
+    if (group.fence) {
+      if (!group.fence.append(delta)) return false;
+    } else if (group.paragraph && extendsPlainly(before, delta)) {
+      group.paragraph.append(delta);
+    } else {
+      return false;
+    }
+    group.key = "";
+    this.exact = false;
+    this.unlexed = true;
+    this.counts.plainAppends++;
+    return true;
+  }
+
+  /** Render an open fence shown in pieces (the last group, if any) whole. */
   private wholeFence(): void {
     const group = this.groups.at(-1);
-    if (!group?.fence?.chunked) return;
+    if (!group?.fence?.pieced) return;
     const fragment = renderBlocks(this.tokens.slice(group.first, group.end));
     this.counts.groupsRendered++;
     const nodes = [...fragment.childNodes];
@@ -152,6 +170,7 @@ export class StreamingMarkdown {
     const tokens = lexBlocks(this.src);
     this.counts.fullLexes++;
     this.exact = true;
+    this.unlexed = false;
     this.showAll(tokens);
   }
 
@@ -171,6 +190,7 @@ export class StreamingMarkdown {
     // A definition that changed may be used anywhere, before it too.
     if (linksKeyOf(tail.links) !== this.linksKey) return this.relexAll();
     this.exact = false;
+    this.unlexed = false;
     this.replaceFrom(w, tail, from);
     this.regroup(w);
   }
@@ -185,19 +205,8 @@ export class StreamingMarkdown {
     }
     w = Math.min(w, this.trusted);
     // Never start on a blank line: marked adds a lone newline to the token before it.
-    while (w > 0 && (this.tokens[w]!.type === "space" || !this.closedBefore(w))) w--;
+    while (w > 0 && (this.tokens[w]!.type === "space" || !closedBefore(this.tokens, w))) w--;
     return w;
-  }
-
-  /** Whether no text from token `w` on can join the tokens before it. */
-  private closedBefore(w: number): boolean {
-    const prev = this.tokens[w - 1]!;
-    if (prev.type === "space") {
-      // A blank line ends everything except a list, a quote or indented code.
-      const open = this.tokens[w - 2];
-      return !open || !(open.type === "list" || open.type === "blockquote" || isIndentedCode(open));
-    }
-    return prev.type === "heading" || prev.type === "hr" || (prev.type === "code" && !isIndentedCode(prev));
   }
 
   /** Keep tokens before `w`, then `fresh`, lexed from offset `from` of `src`. */
@@ -256,17 +265,24 @@ export class StreamingMarkdown {
       if (!reused.has(group)) for (const node of group.nodes) node.parentNode?.removeChild(node);
     }
     for (const group of next) {
-      if (!reused.has(group)) {
-        const fragment = renderBlocks(this.tokens.slice(group.first, group.end));
-        this.counts.groupsRendered++;
-        group.nodes = [...fragment.childNodes];
-        const fence = openFence(this.tokens, group);
-        if (fence) group.fence = fence;
-        this.el.insertBefore(fragment, prev ? prev.nextSibling : this.el.firstChild);
-      }
+      if (!reused.has(group)) this.render(group, prev);
       prev = group.nodes.at(-1) ?? prev;
     }
     this.groups.push(...next);
+  }
+
+  /** Render `group` and insert its nodes after `prev` (at the start when null). */
+  private render(group: Group, prev: Node | null): void {
+    const tokens = this.tokens.slice(group.first, group.end);
+    const fragment = renderBlocks(tokens);
+    this.counts.groupsRendered++;
+    group.nodes = [...fragment.childNodes];
+    const token = tokens[0]!;
+    const fence = tokens.length === 1 && token.type === "code" && !isIndentedCode(token) && OpenFence.of(token.raw, group.nodes);
+    const paragraph = tokens.length === 1 && token.type === "paragraph" && OpenParagraph.of(group.nodes);
+    if (fence) group.fence = fence;
+    else if (paragraph) group.paragraph = paragraph;
+    this.el.insertBefore(fragment, prev ? prev.nextSibling : this.el.firstChild);
   }
 
   /**
@@ -275,129 +291,10 @@ export class StreamingMarkdown {
    * ones), update its DOM in place and return true.
    */
   private growFence(group: Group, first: number, end: number): boolean {
-    const fence = group.fence;
     const token = this.tokens[first]!;
-    if (!fence || end !== first + 1 || token.type !== "code" || isIndentedCode(token)) return false;
-    const parts = fenceParts(token.raw);
-    if (!parts || parts.closed || parts.opening !== fence.opening || !parts.body.startsWith(fence.chunked)) {
-      return false;
-    }
-    let tail = parts.body.slice(fence.chunked.length);
-    const cut = chunkEnd(tail);
-    let chunk: Node[] = [];
-    if (cut > 0) {
-      const nodes = renderFenceLines(fence.opening, tail.slice(0, cut), true);
-      if (!nodes) return false;
-      chunk = nodes;
-      fence.chunked += tail.slice(0, cut);
-      tail = tail.slice(cut);
-    }
-    const tailNodes = tail ? renderFenceLines(fence.opening, tail, false) : [];
-    if (!tailNodes) return false;
+    if (!group.fence || end !== first + 1 || token.type !== "code" || isIndentedCode(token)) return false;
+    if (!group.fence.grow(token.raw)) return false;
     this.counts.groupsRendered++;
-    for (const node of fence.tail) node.parentNode?.removeChild(node);
-    fence.code.append(...chunk, ...tailNodes);
-    fence.tail = tailNodes;
     return true;
-  }
-}
-
-/** The chunking state of a freshly rendered group, if it is one fenced code block still open. */
-function openFence(tokens: Token[], group: Group): OpenFence | undefined {
-  const token = tokens[group.first]!;
-  if (group.end !== group.first + 1 || token.type !== "code" || isIndentedCode(token)) return undefined;
-  const parts = fenceParts(token.raw);
-  const code = (group.nodes[0] as Element | undefined)?.querySelector?.("pre > code");
-  if (!parts || parts.closed || !code) return undefined;
-  return { opening: parts.opening, code, chunked: "", tail: [...code.childNodes] };
-}
-
-/** A fenced code block's source split into its opening line and the lines after it. */
-function fenceParts(raw: string): { opening: string; body: string; closed: boolean } | null {
-  const nl = raw.indexOf("\n");
-  if (nl < 0) return null;
-  const opening = raw.slice(0, nl);
-  const marker = /^ {0,3}(`{3,}|~{3,})/.exec(opening)?.[1];
-  if (!marker) return null;
-  const body = raw.slice(nl + 1);
-  const end = body.endsWith("\n") ? body.length - 1 : body.length;
-  const last = body.slice(body.lastIndexOf("\n", end - 1) + 1, end);
-  const close = /^ {0,3}(`{3,}|~{3,})[ \t]*$/.exec(last)?.[1];
-  const closed = !!close && close[0] === marker[0] && close.length >= marker.length;
-  return { opening, body, closed };
-}
-
-/**
- * Where the next chunk of an open fence's `tail` ends: after its last whole
- * line once it has `CHUNK_LINES` of them, else 0. A chunk never ends on a blank
- * line (marked drops a fence's last blank line).
- */
-function chunkEnd(tail: string): number {
-  let lines = 0;
-  for (let i = tail.indexOf("\n"); i >= 0; i = tail.indexOf("\n", i + 1)) lines++;
-  if (lines < CHUNK_LINES) return 0;
-  let end = tail.lastIndexOf("\n") + 1;
-  while (end > 0) {
-    const start = tail.lastIndexOf("\n", end - 2) + 1;
-    if (tail.slice(start, end).trim()) return end;
-    end = start;
-  }
-  return 0;
-}
-
-/** The children of `<code>` for these lines of a fence, rendered as a fence of their own. */
-function renderFenceLines(opening: string, lines: string, closed: boolean): Node[] | null {
-  const marker = /^( {0,3})(`{3,}|~{3,})/.exec(opening)!;
-  const src = `${opening}\n${lines}${closed ? `${lines.endsWith("\n") ? "" : "\n"}${marker[1]}${marker[2]}` : ""}`;
-  const tokens = lexBlocks(src);
-  if (tokens.length !== 1 || tokens[0]!.type !== "code") return null;
-  const code = renderBlocks(tokens).querySelector("pre > code");
-  return code ? [...code.childNodes] : null;
-}
-
-/** [first, end) of each group of `tokens` from `first` on: raw HTML joins its neighbours. */
-function groupTokens(tokens: Token[], first: number): [number, number][] {
-  const groups: [number, number][] = [];
-  let endsWithText = false;
-  for (let i = first; i < tokens.length; i++) {
-    const type = tokens[i]!.type;
-    const current = groups.at(-1);
-    if (current && (EMPTY.has(type) || type === "html" || endsWithText)) current[1] = i + 1;
-    else groups.push([i, i + 1]);
-    if (type === "html") endsWithText = true;
-    else if (!EMPTY.has(type)) endsWithText = false;
-  }
-  return groups;
-}
-
-function groupKey(linksKey: string, tokens: Token[], first: number, end: number): string {
-  let key = linksKey;
-  for (let i = first; i < end; i++) key += `\u0000${tokens[i]!.type}\u0000${tokens[i]!.raw}`;
-  return key;
-}
-
-function sameBlocks(a: Token[], b: Token[]): boolean {
-  return a.length === b.length && a.every((t, i) => t.type === b[i]!.type && t.raw === b[i]!.raw);
-}
-
-function linksKeyOf(links: LinkDefs): string {
-  return JSON.stringify(links);
-}
-
-function isIndentedCode(token: Token): boolean {
-  return token.type === "code" && (token as Tokens.Code).codeBlockStyle === "indented";
-}
-
-/** Add the link definitions `token` makes (in lists and quotes too) to `links`, the first of a label winning. */
-function collectDefs(token: Token, links: LinkDefs): void {
-  if (token.type === "def") {
-    const def = token as Tokens.Def;
-    if (!links[def.tag]) links[def.tag] = { href: def.href, title: def.title };
-    return;
-  }
-  if (token.type === "list") {
-    for (const item of (token as Tokens.List).items) for (const t of item.tokens) collectDefs(t, links);
-  } else if (token.type === "blockquote") {
-    for (const t of (token as Tokens.Blockquote).tokens) collectDefs(t, links);
   }
 }

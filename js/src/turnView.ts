@@ -2,8 +2,10 @@
 import { h, setAttr, setText } from "./dom.js";
 import { DASH, formatCost, formatCount, formatSeconds } from "./format.js";
 import { handleCopyClick } from "./markdown.js";
-import type { TurnInfo } from "./protocol.js";
+import type { ToolCallInfo, TurnInfo } from "./protocol.js";
 import { StreamingMarkdown } from "./streamingMarkdown.js";
+import { StructuredAnswer } from "./structuredAnswer.js";
+import { ToolCards, type ApproveCall } from "./toolCards.js";
 
 export interface TurnData {
   info: TurnInfo;
@@ -15,6 +17,8 @@ export interface TurnData {
   length: number;
   /** Show the Retry button (the tab's latest turn, failed). */
   canRetry: boolean;
+  /** The turn's tool calls, each in its latest known state. */
+  toolCalls?: ToolCallInfo[];
 }
 
 export class TurnView {
@@ -29,23 +33,30 @@ export class TurnView {
   private readonly markdown: StreamingMarkdown;
   private cursor: HTMLElement | null = null;
   private streaming: boolean | null = null;
+  private readonly tools: ToolCards;
+  private readonly json: StructuredAnswer;
 
   constructor(
     private readonly doc: Document,
     index: number,
     private readonly onRetry: () => void,
+    onApprove: ApproveCall | null = null,
   ) {
     this.query = h(doc, "div", { class: "ipyllm-query", "data-testid": "query" });
     this.answer = h(doc, "div", { class: "ipyllm-answer ipyllm-markdown", "data-testid": "answer" });
     this.answer.addEventListener("click", handleCopyClick);
     this.markdown = new StreamingMarkdown(this.answer);
     this.footer = h(doc, "div", { class: "ipyllm-footer", "data-testid": "footer" });
+    this.tools = new ToolCards(doc, onApprove);
+    this.json = new StructuredAnswer(doc);
     this.el = h(
       doc,
       "div",
       { class: "ipyllm-turn", "data-testid": "turn", "data-turn": index },
       this.query,
       this.answer,
+      this.tools.el,
+      this.json.el,
       this.footer,
     );
   }
@@ -54,7 +65,8 @@ export class TurnView {
     setAttr(this.el, "data-status", d.status);
     setText(this.query, d.info.query);
     this.updateReasoning(d.reasoning);
-    this.updateAnswer(d);
+    this.updateAnswer(this.json.split(d));
+    this.tools.update(d.toolCalls ?? [], d.status);
     this.updateError(d);
     setText(this.footer, footerText(d.info, d.status));
   }
@@ -85,13 +97,16 @@ export class TurnView {
     setAttr(this.answer, "data-length", String(d.length));
     if (this.markdown.text === d.text && this.streaming === streaming) return;
     this.streaming = streaming;
-    // The cursor sits inside the last block: out of the way of the renderer, which owns the answer's children.
-    this.cursor?.remove();
-    this.cursor = null;
     this.markdown.update(d.text);
     if (!streaming) this.markdown.settle();
     this.answer.classList.toggle("ipyllm-streaming", streaming);
-    if (streaming) this.cursor = placeCursor(this.doc, this.answer);
+    if (streaming) {
+      this.cursor ??= h(this.doc, "span", { class: "ipyllm-cursor", "aria-hidden": "true" });
+      placeCursor(this.answer, this.cursor);
+    } else {
+      this.cursor?.remove();
+      this.cursor = null;
+    }
   }
 
   private updateError(d: TurnData): void {
@@ -120,19 +135,26 @@ export class TurnView {
   }
 }
 
-/** Put the blinking cursor at the end of the answer's last text block. */
-function placeCursor(doc: Document, answer: HTMLElement): HTMLElement {
-  const cursor = h(doc, "span", { class: "ipyllm-cursor", "aria-hidden": "true" });
+/**
+ * Keep the blinking cursor at the end of the answer's last text block. It is
+ * moved only when that block changed: the renderer adds text before it (its
+ * own nodes come first), and a cursor left in place keeps blinking without a
+ * style recalc.
+ */
+function placeCursor(answer: HTMLElement, cursor: HTMLElement): void {
   let target: Element = answer;
-  let last = answer.lastElementChild;
-  while (last && /^(P|LI|UL|OL|BLOCKQUOTE|H[1-6]|DIV|PRE|CODE)$/.test(last.tagName)) {
-    target = last;
-    if (last.tagName === "DIV" && last.classList.contains("ipyllm-code")) last = last.querySelector("pre > code");
-    else last = last.lastElementChild;
+  for (;;) {
+    let last = target.lastChild;
+    while (last && (last === cursor || (last.nodeType === 3 && !last.nodeValue?.trim()))) last = last.previousSibling;
+    if (last?.nodeType !== 1 || !CURSOR_HOSTS.test((last as Element).tagName)) break;
+    const el = last as Element;
+    target = el.tagName === "DIV" && el.classList.contains("ipyllm-code") ? (el.querySelector("pre > code") ?? el) : el;
   }
-  target.append(cursor);
-  return cursor;
+  if (cursor.parentNode !== target || cursor.nextSibling) target.append(cursor);
 }
+
+/** Elements the cursor goes into when they end the answer (or end the block they are in). */
+const CURSOR_HOSTS = /^(P|LI|UL|OL|BLOCKQUOTE|H[1-6]|DIV|PRE|CODE)$/;
 
 function footerText(t: TurnInfo, status: string): string {
   // Figures arrive when the turn settles; while it streams they would all be dashes.

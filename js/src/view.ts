@@ -40,6 +40,10 @@ export class PanelView {
   /** Model chosen in the picker while no tab exists. */
   private pendingModel: string | null = null;
   private destroyed = false;
+  /** Whether the conversation is scrolled to its end: then it stays there as it grows. */
+  private pinned = true;
+  /** Sees turns grow (after layout, so keeping the end in view forces none); null where missing (jsdom). */
+  private readonly resizes: ResizeObserver | null;
 
   constructor(
     private readonly state: PanelState,
@@ -52,6 +56,8 @@ export class PanelView {
     this.notice.addEventListener("click", () => state.setNotice(null));
     this.empty = h(doc, "div", { class: "ipyllm-empty" });
     this.conversation = h(doc, "div", { class: "ipyllm-conversation", "aria-live": "polite" });
+    this.conversation.addEventListener("scroll", () => (this.pinned = nearEnd(this.conversation)), { passive: true });
+    this.resizes = typeof ResizeObserver === "function" ? new ResizeObserver(() => this.stick()) : null;
     this.root = h(doc, "div", { class: "ipyllm-panel", "data-lm-suppress-shortcuts": "true" });
     this.scheduler = new FrameScheduler(() => this.render());
     this.unsubscribe = state.subscribe(() => this.scheduler.schedule());
@@ -77,6 +83,7 @@ export class PanelView {
   destroy(): void {
     this.destroyed = true;
     this.scheduler.cancel();
+    this.resizes?.disconnect();
     this.unsubscribe();
     this.root.remove();
   }
@@ -188,11 +195,12 @@ export class PanelView {
     const el = this.conversation;
     const switched = (tab?.id ?? null) !== this.turnsTab;
     if (switched) {
+      for (const view of this.turnViews.values()) this.resizes?.unobserve(view.el);
       this.turnViews = new Map();
       this.turnsTab = tab?.id ?? null;
       el.replaceChildren();
+      this.pinned = true;
     }
-    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
     if (!tab || turns.length === 0) {
       setText(this.empty, tab ? "No messages yet. Ask something below." : "No chats open. Type a prompt to start one.");
       if (this.compact) setText(this.empty, tab ? "Waiting for the answer…" : "This chat is closed.");
@@ -208,8 +216,11 @@ export class PanelView {
       keep.add(turn.index);
       let view = this.turnViews.get(turn.index);
       if (!view) {
-        view = new TurnView(this.doc, turn.index, () => this.state.request({ type: "retry", tab: tab.id }));
+        view = new TurnView(this.doc, turn.index, () => this.state.request({ type: "retry", tab: tab.id }), (index, run, failed) =>
+          this.state.request({ type: "approve", tab: tab.id, index, run }, (reply) => void (reply.type === "error" && failed())),
+        );
         this.turnViews.set(turn.index, view);
+        this.resizes?.observe(view.el);
       }
       const held = this.state.turnText(tab.id, turn.index);
       const status = this.statusOf(tab, turn);
@@ -220,6 +231,7 @@ export class PanelView {
         reasoning: held.reasoning,
         length: held.length,
         canRetry: status === "error" && turn.index === latest,
+        toolCalls: this.state.toolCalls(tab.id, turn),
       };
       view.update(data);
       const expected: Element | null = previous ? previous.nextElementSibling : el.firstElementChild;
@@ -231,11 +243,20 @@ export class PanelView {
     }
     for (const [index, view] of this.turnViews) {
       if (!keep.has(index)) {
+        this.resizes?.unobserve(view.el);
         view.el.remove();
         this.turnViews.delete(index);
       }
     }
-    if (switched || atBottom) el.scrollTop = el.scrollHeight;
+    // Without a ResizeObserver, keep the end in view now (reading the height forces a layout).
+    if (!this.resizes && this.pinned) this.stick();
+  }
+
+  /** Keep the conversation's end in view while it is pinned there (full mode: compact does not scroll). */
+  private stick(): void {
+    if (!this.pinned || this.compact) return;
+    const el = this.conversation;
+    el.scrollTop = el.scrollHeight;
   }
 
   private renderFull(tab: TabInfo | null, streaming: boolean): void {
@@ -299,4 +320,9 @@ export class PanelView {
     if (tab) this.state.request({ type: "set_model", tab: tab.id, model });
     else this.pendingModel = model;
   }
+}
+
+/** Whether a scrolled element shows (nearly) its end. */
+function nearEnd(el: HTMLElement): boolean {
+  return el.scrollHeight - el.scrollTop - el.clientHeight < 40;
 }

@@ -68,6 +68,9 @@ export function turn(index: number, over: Partial<TurnInfo> = {}): TurnInfo {
     error: null,
     text_length: 0,
     reasoning_length: 0,
+    answer_from: 0,
+    structured: false,
+    tool_calls: [],
     ...over,
   };
 }

@@ -264,11 +264,13 @@ class PanelController:
     def _set_max_history(self, content: Json) -> None:
         self._tab(content).max_history = content.get("max_history")
 
-    def _approve(self, content: Json) -> None:
+    def _approve(self, content: Json) -> Json:
         index = content.get("index")
         if not isinstance(index, int) or isinstance(index, bool):
             raise PanelError(f"approve needs the call's index, not {index!r}; reload the page.")
-        self._tab(content).approve(index, bool(content.get("run")))
+        tab = self._tab(content)
+        tab.approve(index, bool(content.get("run")))
+        return {"type": "approved", "tab": tab.id, "index": index}
 
     def _set_key(self, content: Json) -> Json:
         provider = str(content.get("provider", ""))
