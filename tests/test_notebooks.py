@@ -56,3 +56,6 @@ def test_tools_notebook_runs_offline() -> None:
     assert "['user', 'assistant', 'tool', 'tool', 'assistant']" in text
     assert "tool_result" in text
     assert "[('Paris', 'done'), ('Rome', 'denied')]" in text
+    # The magic ran the tool and shows the call and the answer.
+    assert "Rome is at 24 °C." in text
+    assert r"Tool call: get\_weather" in _text(code[-2])  # escaped Markdown
