@@ -9,5 +9,13 @@ def load(ipython: Any) -> None:
     """Register :class:`LLMMagics` with ``ipython`` (once)."""
     from .magics import LLMMagics
 
-    if "llm" not in ipython.magics_manager.magics["cell"]:
-        ipython.register_magics(LLMMagics)
+    if "llm" in ipython.magics_manager.magics["cell"]:
+        return
+    ipython.register_magics(LLMMagics)
+    from .errors import ErrorLog
+
+    # Failed cells are kept for %llm fix / explain and {Err}; a cell that succeeds
+    # costs the hook one check.
+    state = ipython.magics_manager.registry["LLMMagics"].state
+    state.errors = ErrorLog(ipython)
+    ipython.events.register("post_run_cell", state.errors.record)

@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 from .._errors import LLMError, redact
 from . import render
 from .approval import shows_live_view
+from .describe import DEFAULT_MAX_CHARS
 from .interpolate import interpolate
 from .live import LiveOutput
 from .lookup import find_schema, find_tools
@@ -59,7 +60,11 @@ def choose_tab(opts: CellOptions, state: MagicState) -> Tab:
 def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> None:
     """Run one ``%%llm`` cell in ``shell``."""
     body = body.strip("\n").rstrip()  # the cell's trailing newline is not part of the prompt
-    prompt = interpolate(body, shell.user_ns) if opts.interpolate else body
+    if opts.interpolate:
+        max_chars = opts.value_chars or state.value_chars or DEFAULT_MAX_CHARS
+        prompt = interpolate(body, state.namespace(shell.user_ns), max_chars)
+    else:
+        prompt = body
     if not prompt.strip():
         raise UsageError("The cell is empty: write the prompt below the %%llm line.")
     asks = bool(opts.tools) and opts.approve == "ask"
@@ -154,6 +159,11 @@ class Finisher:
         if self.opts.output:
             value, problem = self._output_value()
             self.shell.user_ns[self.opts.output] = value
+        if self.opts.insert and turn.status == "done" and raise_errors:
+            # Only while the cell runs: the payload goes with the running cell's reply,
+            # so a --bg answer (finished later, under another cell) never inserts.
+            code = render.extract_code(turn.answer)
+            self.shell.set_next_input(code, replace=self.opts.insert == "replace")
         if not raise_errors:
             return
         if turn.status == "error":

@@ -10,6 +10,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .._errors import LLMError, TimeoutError, redact
+from .assist import explain, fix
 from .state import MagicState
 
 Command = Callable[[Any, list[str], MagicState], Any]
@@ -194,4 +195,6 @@ COMMANDS: dict[str, Command] = {
     "usage": usage,
     "history": history,
     "chat": chat,
+    "fix": fix,
+    "explain": explain,
 }

@@ -19,9 +19,12 @@ Nothing is evaluated, and no code of the objects on the way runs:
   ``__getitem__`` or ``__missing__`` never runs. Other containers (a
   DataFrame, a Series, an array) are not indexed.
 
-The one call made is ``str(value)`` on the value found, as ``print`` would.
-If it raises, the braces stay as typed and one line on stderr (shown in the
-cell, in a notebook and in a terminal) says which reference was kept.
+The one call made is ``str(value)`` on the value found, as ``print`` would,
+except for a pandas or polars frame or series and a numpy array, which are
+described (shape, dtypes, nulls, a few rows: :mod:`.describe`). Either way the
+text is cut at ``max_chars``, with a note saying how much was cut. If that
+raises, the braces stay as typed and one line on stderr (shown in the cell, in
+a notebook and in a terminal) says which reference was kept.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import sys
 from collections.abc import Mapping
 from types import GetSetDescriptorType, MappingProxyType, MemberDescriptorType
 from typing import Any
+
+from .describe import DEFAULT_MAX_CHARS, describe
 
 _REF = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[-?\d+\]|\[(?:'[^'\]]*'|\"[^\"\]]*\")\])*"
 _PATTERN = re.compile(r"\{\{(?P<escaped>" + _REF + r")\}\}|\{(?P<ref>" + _REF + r")\}")
@@ -120,8 +125,11 @@ def resolve(ref: str, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
-def interpolate(prompt: str, namespace: Mapping[str, Any]) -> str:
-    """``prompt`` with every reference to an existing value replaced by ``str(value)``."""
+def interpolate(
+    prompt: str, namespace: Mapping[str, Any], max_chars: int = DEFAULT_MAX_CHARS
+) -> str:
+    """``prompt`` with every reference to an existing value replaced by ``str(value)`` (a
+    description for data), each cut at ``max_chars`` characters."""
 
     def substitute(match: re.Match[str]) -> str:
         if match.group("escaped") is not None:
@@ -130,7 +138,7 @@ def interpolate(prompt: str, namespace: Mapping[str, Any]) -> str:
         if value is _MISSING:
             return match.group(0)
         try:
-            return str(value)
+            return describe(value, max_chars, match.group("ref"))
         except Exception as exc:
             typed = match.group(0).replace("\n", "\\n")
             problem = type(exc).__name__

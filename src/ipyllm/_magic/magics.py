@@ -12,8 +12,9 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Unicode, observe
+from traitlets import Int, Unicode, observe
 
+from .describe import DEFAULT_MAX_CHARS
 from .interpolate import interpolate
 from .lookup import split_names
 from .state import APPROVALS, FORMATS, CellOptions, MagicState
@@ -31,7 +32,10 @@ conversation (the tab ``llm``); ``-t NAME`` uses another tab (shared with the
 chat panel and ``Session(tab=NAME)``), ``--new`` starts afresh.
 
 ``{name}``, ``{obj.attr}``, ``{items[0]}``, ``{d['key']}``, ``{In[3]}`` and
-``{Out[3]}`` are replaced by the values of existing notebook variables; any
+``{Out[3]}`` are replaced by the values of existing notebook variables (a pandas or
+polars frame or series, or a numpy array, by a short description: shape, dtypes,
+nulls, first and last rows; every value cut at ``--value-chars``, 8000 by
+default); ``{Err}`` is the last error's cell and traceback, ``{Err[3]}`` cell 3's; any
 other braces (JSON, code, ``{}``) stay as typed; ``{{name}}`` keeps ``{name}``
 literally. Nothing is evaluated and no code of the objects runs: ``.attr`` is
 read only from the object's own ``__dict__`` or slots (never a property or
@@ -58,6 +62,14 @@ cell's live view (Run / Deny) or, in a terminal, at an ``input()`` prompt, unles
 the answer must fit it, the cell shows it as JSON, and ``-o`` gets the validated
 value.
 
+Code into cells::
+
+    %%llm -f code [--replace]
+    A function that parses ISO dates.
+
+``-f code`` offers the answer's code as a new cell below (``--replace``: in
+place of this cell), as well as showing it; ``-o NAME`` still stores it.
+
 Line commands::
 
     %llm keys                  providers and where their key comes from
@@ -72,9 +84,13 @@ Line commands::
     %llm usage                 tokens and cost by tab and model
     %llm history [SEARCH]      past turns, newest first
     %llm chat                  open the chat panel
+    %llm fix [N]               send the last error (cell N's) and its cell; the
+                               fixed code comes as the next cell
+    %llm explain [N]           the same, answered in prose
 
 The default model is also ``%config LLMMagics.default_model = "…"`` (or
-``c.LLMMagics.default_model`` in ipython_config.py), then ``IPYLLM_MODEL``.
+``c.LLMMagics.default_model`` in ipython_config.py), then ``IPYLLM_MODEL``;
+the cap of one ``{value}`` is ``%config LLMMagics.value_chars = 20000``.
 """
 
 
@@ -98,16 +114,26 @@ class LLMMagics(Magics):
         None, allow_none=True, help="Model of new %%llm tabs, as 'provider:model'."
     ).tag(config=True)
 
+    value_chars = Int(
+        DEFAULT_MAX_CHARS,
+        help="The most characters one {value} puts into a %%llm prompt (a cut says so).",
+    ).tag(config=True)
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         # Before super().__init__: loading ipython_config.py there sets default_model,
         # whose observer writes to the state.
         self.state = MagicState()
         super().__init__(shell=shell, **kwargs)
         self.state.default_model = self.default_model
+        self.state.value_chars = self.value_chars
 
     @observe("default_model")
     def _default_model_changed(self, change: dict[str, Any]) -> None:
         self.state.default_model = change["new"]
+
+    @observe("value_chars")
+    def _value_chars_changed(self, change: dict[str, Any]) -> None:
+        self.state.value_chars = change["new"]
 
     @no_var_expand  # IPython would evaluate {expressions} in the line: see _words
     @magic_arguments()
@@ -166,6 +192,17 @@ class LLMMagics(Magics):
         help="a class (pydantic model, dataclass, TypedDict) or JSON Schema dict of the "
         "notebook the answer must fit; -o gets the validated data",
     )
+    @argument(
+        "--replace",
+        action="store_true",
+        help="with -f code: the code replaces this cell (default: a new cell below)",
+    )
+    @argument(
+        "--value-chars",
+        type=int,
+        metavar="N",
+        help="the most characters one {value} puts into the prompt (8000)",
+    )
     @argument("--bg", action="store_true", help="return at once; the answer keeps streaming")
     @argument("--no-interpolate", action="store_true", help="send {braces} as typed")
     @line_cell_magic
@@ -182,6 +219,11 @@ class LLMMagics(Magics):
                 f"--schema answers in JSON: use -f json (the default with --schema), "
                 f"markdown or text, not -f {args.format}."
             )
+        if args.replace and args.format not in (None, "code"):
+            raise UsageError(f"--replace puts code in the cell: use -f code, not -f {args.format}.")
+        if args.value_chars is not None and args.value_chars < 1:
+            raise UsageError(f"--value-chars must be 1 or more, not {args.value_chars}.")
+        fmt = "code" if args.replace else args.format or ("json" if args.schema else "markdown")
         opts = CellOptions(
             model=args.model,
             tab=args.tab,
@@ -196,7 +238,7 @@ class LLMMagics(Magics):
             connect_timeout=args.connect_timeout,
             deadline=args.deadline,
             max_answer_chars=args.max_answer_chars,
-            format=args.format or ("json" if args.schema else "markdown"),
+            format=fmt,
             output=args.output,
             background=args.bg,
             interpolate=not args.no_interpolate,
@@ -204,6 +246,9 @@ class LLMMagics(Magics):
             approve=args.approve,
             max_tool_rounds=args.max_tool_rounds,
             schema=args.schema,
+            # The reply of the running cell carries the new cell: --bg has none.
+            insert=None if fmt != "code" or args.bg else "replace" if args.replace else "below",
+            value_chars=args.value_chars,
         )
         if args.tools is not None and not opts.tools:
             raise UsageError("--tools needs the names of functions, comma-separated.")
@@ -219,8 +264,9 @@ class LLMMagics(Magics):
     def _words(self, words: list[str]) -> list[str]:
         """Notebook values put into each word of the line by the prompt's rules, which
         evaluate nothing; split first, so a value with spaces or quotes stays one word."""
-        namespace = self.shell.user_ns if self.shell is not None else {}
-        return [interpolate(word, namespace) for word in words]
+        namespace = self.state.namespace(self.shell.user_ns if self.shell is not None else {})
+        cap = self.state.value_chars or DEFAULT_MAX_CHARS
+        return [interpolate(word, namespace, cap) for word in words]
 
     def _command(self, words: list[str]) -> Any:
         from .._errors import LLMError, redact
