@@ -15,7 +15,7 @@ DOCS = Path(__file__).parent.parent / "docs"
 FENCE = re.compile(r"```python\n(.*?)```", re.S)
 
 
-@pytest.mark.parametrize("name", ["sessions.md", "tools.md"])
+@pytest.mark.parametrize("name", ["sessions.md", "tools.md", "notebook-context.md"])
 def test_doc_examples_run(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
     blocks = FENCE.findall((DOCS / name).read_text("utf-8"))

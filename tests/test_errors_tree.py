@@ -35,6 +35,7 @@ GROUPS: dict[type[ipyllm.LLMError], set[type[ipyllm.LLMError]]] = {
         ipyllm.UnknownProviderError,
         ipyllm.KeyringError,
         ipyllm.ToolError,
+        ipyllm.AttachmentError,
     },
     ipyllm.ProviderError: {
         ipyllm.AuthenticationError,

@@ -48,7 +48,7 @@ def test_a_bare_import_defines_no_stray_public_names() -> None:
 
 
 def test_public_classes_name_the_package_as_their_module() -> None:
-    renamed = ["Provider", "Session", "SessionManager", "Tab", "TurnHandle"]
+    renamed = ["File", "Image", "Provider", "Session", "SessionManager", "Tab", "TurnHandle"]
     errors = [name for name in ipyllm.__all__ if name.endswith("Error")]
     for name in renamed + errors:
         assert getattr(ipyllm, name).__module__ == "ipyllm", name

@@ -15,6 +15,7 @@ from typing import Any as _Any
 from ._version import __version__ as __version__
 
 __all__ = [
+    "AttachmentError",
     "AuthenticationError",
     "BadRequestError",
     "ChatPanel",
@@ -22,6 +23,8 @@ __all__ = [
     "ConnectionError",
     "ContentFilterError",
     "ContextLengthError",
+    "File",
+    "Image",
     "InsecureHTTPError",
     "InvalidKeyError",
     "InvalidOptionError",
@@ -70,6 +73,8 @@ _LOCATIONS = {
     "Options": "._types",
     "Response": "._types",
     "ToolCall": "._types",
+    "Image": "._attachments.sources",
+    "File": "._attachments.sources",
     "Provider": "._engine.provider",
     "Session": "._session",
     "default_model": "._registry",
@@ -92,13 +97,15 @@ _SUBMODULES = {"events", "keys", "testing"}
 # do. Not the dataclasses and the TypedDict, whose annotations typing.get_type_hints
 # resolves in their module's namespace, nor ChatPanel, whose front-end id anywidget
 # builds from it; the errors and the events set theirs where they are defined.
-_RENAMED = {"Provider", "Session", "SessionManager", "Tab", "TurnHandle"}
+_RENAMED = {"File", "Image", "Provider", "Session", "SessionManager", "Tab", "TurnHandle"}
 
 if _TYPE_CHECKING:
     from . import events, keys
     from . import testing as testing
+    from ._attachments.sources import File, Image
     from ._engine.provider import Provider
     from ._errors import (
+        AttachmentError,
         AuthenticationError,
         BadRequestError,
         ConfigurationError,

@@ -14,8 +14,10 @@ few leaves of its own; ``except`` the group when the leaf does not matter::
     │   │                               is not loopback or on a private network
     │   ├── UnknownProviderError        "foo:model" names no provider or endpoint
     │   ├── KeyringError                the OS keyring is missing, locked or refused
-    │   └── ToolError                   a function cannot be a tool (its name, a
-    │                                   parameter with no JSON Schema)
+    │   ├── ToolError                   a function cannot be a tool (its name, a
+    │   │                               parameter with no JSON Schema)
+    │   └── AttachmentError             an attachment cannot be read, or the provider
+    │                                   cannot take its kind (refused before sending)
     ├── ProviderError                   the provider answered with an error (``status``)
     │   ├── AuthenticationError         401, 403, or a 400 that says the key is bad
     │   ├── RateLimitError              429; ``retry_after`` holds the wait in seconds
@@ -90,6 +92,7 @@ if TYPE_CHECKING:
     from ._types import Response
 
 __all__ = [
+    "AttachmentError",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
@@ -371,6 +374,14 @@ class ToolError(ConfigurationError):
     """A function cannot be offered to a model as a tool: a name the providers refuse, two
     tools of one name, a parameter without a JSON Schema. A tool that raises while it
     runs is not this: its error goes back to the model as its result."""
+
+
+class AttachmentError(ConfigurationError):
+    """An attachment cannot be sent: an object ipyllm cannot attach, a file it cannot
+    read, or a kind (image, PDF, text file, image URL) the provider does not take, found
+    before anything is sent. The message says what the provider takes and how to go on
+    (another model, ``ipyllm.configure(provider, attachments=...)`` for an endpoint
+    that takes more)."""
 
 
 class UnknownTabError(LLMError):

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ._engine.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits, check_limits
-from ._errors import ConfigurationError, UnknownProviderError
+from ._errors import ConfigurationError, InvalidOptionError, UnknownProviderError
 from ._keys import explicit_key, fingerprint
 from ._providers.catalog import (
     BUILTIN,
@@ -43,7 +43,7 @@ from ._providers.catalog import (
     new_adapter,
     new_transport,
 )
-from ._providers.spec import Adapter, ProviderSpec
+from ._providers.spec import ATTACHMENT_KINDS, Adapter, ProviderSpec
 from ._urls import check_base_url
 
 if TYPE_CHECKING:
@@ -60,7 +60,15 @@ _rows: dict[str, ProviderSpec] = {spec.name: spec for spec in BUILTIN}
 # limits (LIMIT_NAMES). The one place these live; effective_spec() applies them.
 _overrides: dict[str, dict[str, Any]] = {}
 _SPEC_SETTINGS = frozenset(
-    {"base_url", "headers", "models", "default_model", "allow_insecure_http"}
+    {
+        "base_url",
+        "headers",
+        "models",
+        "default_model",
+        "allow_insecure_http",
+        "attachments",
+        "attachment_urls",
+    }
 )
 
 
@@ -243,9 +251,11 @@ def configure(
     deadline: float | None = None,
     max_answer_chars: int | None = None,
     max_event_bytes: int | None = None,
+    attachments: Iterable[str] | None = None,
+    attachment_urls: bool | None = None,
 ) -> None:
     """Set a provider's defaults for this process (base URL, extra headers, model list,
-    default model, limits).
+    default model, limits, attachments).
 
     Each value is checked before any is applied. ``models`` and ``default_model``
     are what the panel's model picker, ``%llm models``, ``Session(provider)`` and
@@ -256,8 +266,11 @@ def configure(
     ``connect_timeout`` the time to connect (15 s), ``deadline`` the whole turn,
     retries included (600 s), ``max_answer_chars`` the characters of text plus
     reasoning kept from one answer (8 Mi), ``max_event_bytes`` the largest SSE
-    event or NDJSON line (8 MiB). ``None`` leaves a setting as it is; a value
-    given to ``Session``, ``Tab.send`` or ``%%llm`` wins over these.
+    event or NDJSON line (8 MiB). ``attachments`` lists the kinds its models
+    take (``"image"``, ``"pdf"``, ``"text"``; others are refused before sending),
+    ``attachment_urls`` whether it fetches images given by URL. ``None`` leaves a
+    setting as it is; a value given to ``Session``, ``Tab.send`` or ``%%llm`` wins
+    over these.
     """
     effective_spec(provider)
     origin = f"ipyllm.configure({provider!r})"
@@ -280,6 +293,10 @@ def configure(
         changes["default_model"] = _check_model_name(default_model, origin)
     if allow_insecure_http is not None:
         changes["allow_insecure_http"] = bool(allow_insecure_http)
+    if attachments is not None:
+        changes["attachments"] = _check_attachment_kinds(attachments, origin)
+    if attachment_urls is not None:
+        changes["attachment_urls"] = bool(attachment_urls)
     with _lock:
         _overrides.setdefault(provider, {}).update(changes)
     retire_stale(provider)
@@ -294,13 +311,16 @@ def register_endpoint(
     headers: dict[str, str] | None = None,
     default_model: str | None = None,
     allow_insecure_http: bool = False,
+    attachments: Iterable[str] | None = None,
 ) -> None:
     """Add a named OpenAI-compatible endpoint, usable as ``"name:model"``.
 
     ``key_env`` names the environment variable holding its key; with none, the
     key comes from the OS keyring (``ipyllm.keys.set(name)``) if one is stored.
     ``allow_insecure_http=True`` lets that key go over plain ``http://`` to a
-    host that is not loopback or on a private network. Registering a name again
+    host that is not loopback or on a private network. ``attachments`` lists the
+    kinds its models take (default images and text files; ``{"image", "pdf",
+    "text"}`` for a server that reads PDF file parts). Registering a name again
     replaces its row and forgets what :func:`configure` set for it.
     """
     if not name or ":" in name or any(c.isspace() for c in name):
@@ -312,6 +332,7 @@ def register_endpoint(
     models = _check_models(models, origin)
     if default_model is not None:
         default_model = _check_model_name(default_model, origin)
+    kinds = None if attachments is None else _check_attachment_kinds(attachments, origin)
     with _lock:
         template = _rows[ENDPOINT_TEMPLATE]
     spec = dataclasses.replace(
@@ -325,11 +346,23 @@ def register_endpoint(
         default_model=default_model or (models[0] if models else "default"),
         headers=dict(headers or {}),
         allow_insecure_http=bool(allow_insecure_http),
+        attachments=template.attachments if kinds is None else kinds,
     )
     with _lock:
         _rows[name] = spec
         _overrides.pop(name, None)
     retire_stale(name)
+
+
+def _check_attachment_kinds(kinds: Iterable[str], origin: str) -> frozenset[str]:
+    chosen = frozenset([kinds] if isinstance(kinds, str) else kinds)
+    unknown = sorted(chosen - ATTACHMENT_KINDS)
+    if unknown:
+        raise InvalidOptionError(
+            f"{origin}: unknown attachment kind {', '.join(map(repr, unknown))}; "
+            f"choose among {', '.join(map(repr, sorted(ATTACHMENT_KINDS)))}."
+        )
+    return chosen
 
 
 def retire_stale(name: str) -> None:

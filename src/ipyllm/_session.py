@@ -16,6 +16,7 @@ from ._types import Message, ReasoningDelta, Response, TextDelta, ToolCall
 if TYPE_CHECKING:
     from typing import Unpack
 
+    from ._attachments import PromptInput
     from ._manager.handle import TurnHandle
     from ._manager.options import CallOptions, RequestOptions, SendOptions
     from ._manager.runner import Sink
@@ -122,14 +123,21 @@ class Session:
 
     # ---- blocking API ----------------------------------------------------------
 
-    def ask(self, prompt: str, **options: Unpack[CallOptions]) -> Response:
-        """Send ``prompt`` and return the whole answer."""
+    def ask(self, prompt: PromptInput, **options: Unpack[CallOptions]) -> Response:
+        """Send ``prompt`` and return the whole answer.
+
+        ``prompt`` is text, or a list of text and attachments: a matplotlib figure, a
+        PIL image, ``ipyllm.Image(path | url | bytes)``, ``ipyllm.File(path | bytes)``
+        (a PDF or a text file), any object with ``_repr_png_``. Images larger than the
+        provider takes are scaled down; a kind it cannot take raises
+        :class:`~ipyllm.AttachmentError` before sending (docs/notebook-context.md).
+        """
         for _ in self._stream(prompt, self._call_options("Session.ask()", options)):
             pass
         assert self.last is not None
         return self.last
 
-    def stream(self, prompt: str, **options: Unpack[CallOptions]) -> Iterator[str]:
+    def stream(self, prompt: PromptInput, **options: Unpack[CallOptions]) -> Iterator[str]:
         """Send ``prompt`` and yield the answer's text as it arrives.
 
         The options are checked here, at the call; the prompt is sent when the
@@ -138,7 +146,7 @@ class Session:
         """
         return self._stream(prompt, self._call_options("Session.stream()", options))
 
-    def _stream(self, prompt: str, options: RequestOptions) -> Iterator[str]:
+    def _stream(self, prompt: PromptInput, options: RequestOptions) -> Iterator[str]:
         bridge: _worker.ChunkBridge[str] = _worker.ChunkBridge()
         push = bridge.push
 
@@ -165,19 +173,19 @@ class Session:
 
     # ---- asyncio API -----------------------------------------------------------
 
-    async def aask(self, prompt: str, **options: Unpack[CallOptions]) -> Response:
+    async def aask(self, prompt: PromptInput, **options: Unpack[CallOptions]) -> Response:
         """Async :meth:`ask`."""
         async for _ in self._astream(prompt, self._call_options("Session.aask()", options)):
             pass
         assert self.last is not None
         return self.last
 
-    def astream(self, prompt: str, **options: Unpack[CallOptions]) -> AsyncIterator[str]:
+    def astream(self, prompt: PromptInput, **options: Unpack[CallOptions]) -> AsyncIterator[str]:
         """Async :meth:`stream` (the options are checked at the call); cancelling it
         closes the connection and keeps the partial."""
         return self._astream(prompt, self._call_options("Session.astream()", options))
 
-    async def _astream(self, prompt: str, options: RequestOptions) -> AsyncIterator[str]:
+    async def _astream(self, prompt: PromptInput, options: RequestOptions) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         items: collections.deque[str] = collections.deque()
         waiter: list[asyncio.Future[None]] = []  # the consumer's, while it waits
@@ -249,7 +257,7 @@ class Session:
 
         return self.options.merged_from(where, overrides, CALL_OPTION_NAMES)
 
-    def _send(self, prompt: str, sink: Sink, options: RequestOptions) -> TurnHandle:
+    def _send(self, prompt: PromptInput, sink: Sink, options: RequestOptions) -> TurnHandle:
         return self.tab.send(prompt, model=self.models, sink=sink, options=options)
 
     def _settle(self, handle: TurnHandle) -> None:

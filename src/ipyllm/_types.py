@@ -6,6 +6,39 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict
 
 Role = Literal["system", "user", "assistant", "tool"]
+AttachmentKind = Literal["image", "pdf", "text"]
+"""What an attachment is, as a provider's ``ProviderSpec.attachments`` lists what it takes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with a user message: an image, a PDF or a text file.
+
+    ``data`` holds its bytes, except for an image given by ``url`` (an ``http(s)`` URL
+    the provider fetches itself; ipyllm never does). ``width``/``height`` are an
+    image's pixels when known. Frozen, so that a turn's attachments stay what was sent
+    and a downscaled copy can be cached by value.
+    """
+
+    kind: AttachmentKind
+    mime: str
+    data: bytes = field(default=b"", repr=False)
+    url: str | None = None
+    name: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def describe(self) -> str:
+        """A short human description: ``"640×480 PNG"``, ``"report.pdf (12 kB PDF)"``."""
+        fmt = self.mime.rpartition("/")[2].upper().replace("JPG", "JPEG")
+        if self.url is not None:
+            return f"{fmt if self.kind != 'image' else 'image'} at {self.url}"
+        if self.kind == "image" and self.width and self.height:
+            return f"{self.width}×{self.height} {fmt}"
+        n = len(self.data)
+        size = f"{n / 1000:.0f} kB" if n >= 1000 else f"{n} B"
+        label = {"pdf": "PDF", "text": "text file"}.get(self.kind, fmt)
+        return f"{self.name} ({size} {label})" if self.name else f"{size} {label}"
 
 
 class WireToolCall(TypedDict):
@@ -26,6 +59,9 @@ class Message(TypedDict):
     (``tool_call_id``) and the function (``name``), ``is_error`` when it failed.
     ``reasoning`` and ``reasoning_signature`` are an assistant message's thinking, which
     Anthropic requires back, signed, in a conversation that used tools.
+    ``attachments`` are the images and files that go with a user message: ``content``
+    stays its text (everything that reads a message's words reads it there), and each
+    adapter renders the attachments in its family's shape.
     """
 
     role: Role
@@ -36,6 +72,7 @@ class Message(TypedDict):
     is_error: NotRequired[bool]
     reasoning: NotRequired[str]
     reasoning_signature: NotRequired[str]
+    attachments: NotRequired[list[Attachment]]
 
 
 @dataclass(frozen=True, slots=True)

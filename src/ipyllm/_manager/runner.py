@@ -67,8 +67,11 @@ class TurnPlan:
 
 
 def _estimate_tokens(messages: list[Message], max_tokens: int | None) -> int:
-    # About four characters a token; enough for a client-side budget.
-    return sum(len(m["content"]) for m in messages) // 4 + (max_tokens or 256)
+    # About four characters a token; enough for a client-side budget. An attachment
+    # counts as ~1,000 (an image is 765-1,600 at OpenAI's and Anthropic's rates).
+    chars = sum(len(m["content"]) for m in messages)
+    attached = sum(len(m.get("attachments") or ()) for m in messages)
+    return chars // 4 + attached * 1_000 + (max_tokens or 256)
 
 
 ROUNDS_LIMIT = "max_tool_rounds"

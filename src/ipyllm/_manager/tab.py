@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import _worker
+from .._attachments import PromptInput, split_prompt
 from .._errors import ConfigurationError, LLMError, TabBusyError, UnknownTabError
 from .._types import Message, ReasoningDelta, Response, TextDelta, ToolCall
 from . import cost as pricing
+from .attachments import check_attachments_for
 from .events import (
     Channel,
     TabDelta,
@@ -212,7 +214,7 @@ class Tab:
 
     def send(
         self,
-        prompt: str,
+        prompt: PromptInput,
         context: Sequence[Tab | str] | None = None,
         *,
         model: str | Sequence[str] | None = None,
@@ -223,7 +225,12 @@ class Tab:
     ) -> TurnHandle:
         """Start a turn in the background and return its handle.
 
-        ``context`` names other tabs whose transcripts go into the query.
+        ``prompt`` is text, or a list of text and attachments (a matplotlib figure,
+        a PIL image, ``ipyllm.Image``, ``ipyllm.File``, an object with
+        ``_repr_png_``): docs/notebook-context.md. An attachment a model cannot take
+        (this turn's or an earlier one's that goes along) raises
+        :class:`~ipyllm.AttachmentError` before anything is sent. ``context`` names
+        other tabs whose transcripts go into the query.
         ``model`` (or a list of models, tried in order) overrides the tab's
         model for this turn; ``fallback`` adds models to try after it. The
         request options (:class:`~ipyllm._manager.options.RequestOptions`) come
@@ -240,6 +247,7 @@ class Tab:
         both before anything is sent or recorded.
         """
         opts = request_options("Tab.send()", overrides, options)
+        query, attachments = split_prompt(prompt)
         models = _models(model or self.model, fallback)
         plan = TurnPlan(models, opts)
         context_text = self.manager.context_text(context or (), exclude=self)
@@ -253,13 +261,21 @@ class Tab:
                     f"Tab {self.title!r} is still answering; wait for it, stop it "
                     "(tab.stop()), or send to another tab."
                 )
-            content = f"{context_text}\n\n{prompt}" if context_text else prompt
+            content = f"{context_text}\n\n{query}" if context_text else query
             # The turn names the conversation it continues instead of copying it.
             extends = next((t for t in reversed(self.turns) if t.status in _ANSWERED), None)
             kept = self._max_history if opts.max_history is None else opts.max_history
             turn = Turn(
-                len(self.turns), prompt, None, models[0], prompt=content, extends=extends, kept=kept
+                len(self.turns),
+                query,
+                None,
+                models[0],
+                prompt=content,
+                extends=extends,
+                kept=kept,
+                attachments=attachments,
             )
+            check_attachments_for(models, turn.full_query)
             self.turns.append(turn)
             # Announced before the first delta can arrive, so views see the new turn first.
             self.manager.publish(TabStatus(self.id, turn.index, "streaming"))

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._types import Message, Response, ToolCall
+from .._types import Attachment, Message, Response, ToolCall
 from .events import TabStatusName
 
 if TYPE_CHECKING:
@@ -51,12 +51,16 @@ class Turn:
     ``None``: all); ``prompt`` is the last message (the query, with other tabs'
     context in front of it). :attr:`full_query` builds the list from them. A
     turn given its messages as a list (an old history row) keeps that list.
+    ``attachments`` (images, files) went with the query; later prompts send them
+    again as part of the history. They are kept in memory only: the history
+    database does not store them yet (a later step stores each once, by hash).
     """
 
     index: int
     query: str
     model: str  # "provider:model" asked for first
     prompt: str  # the last message sent: the query, with any context in front
+    attachments: tuple[Attachment, ...] = field(default=(), repr=False)
     extends: Turn | None = field(default=None, repr=False)
     kept: int | None = None
     status: TabStatusName = "streaming"
@@ -104,11 +108,13 @@ class Turn:
         extends: Turn | None = None,
         kept: int | None = None,
         status: TabStatusName = "streaming",
+        attachments: Sequence[Attachment] = (),
     ) -> None:
         self.index = index
         self.query = query
         self.model = model
         self.prompt = query if prompt is None else prompt
+        self.attachments = tuple(attachments)
         self.extends = extends
         self.kept = kept
         self.status = status
@@ -138,16 +144,23 @@ class Turn:
         sent: list[Message] = []
         for turn in reversed(chain):
             sent.extend(turn.exchange())
-        sent.append({"role": "user", "content": self.prompt})
+        sent.append(self._user_message(self.prompt))
         return sent
 
     def exchange(self) -> list[Message]:
-        """This turn as later prompts send it: the query, the tool rounds, the answer."""
+        """This turn as later prompts send it: the query (with its attachments), the tool
+        rounds, the answer."""
         return [
-            {"role": "user", "content": self.query},
+            self._user_message(self.query),
             *self.steps,
             {"role": "assistant", "content": self.answer},
         ]
+
+    def _user_message(self, text: str) -> Message:
+        message: Message = {"role": "user", "content": text}
+        if self.attachments:
+            message["attachments"] = list(self.attachments)
+        return message
 
     @property
     def answer(self) -> str:

@@ -97,7 +97,7 @@ class AnthropicAdapter:
         options: Options,
     ) -> HTTPRequest:
         """``POST {base_url}/v1/messages`` with ``x-api-key`` and ``anthropic-version``."""
-        body = messages_body(messages, options)
+        body = messages_body(spec, messages, options)
         headers = {"Accept": "text/event-stream", "anthropic-version": API_VERSION}
         if key:
             headers["x-api-key"] = key

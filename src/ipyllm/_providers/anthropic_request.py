@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._types import Message, Options
+from .._types import Attachment, Message, Options
+from .attachment_wire import b64, filename, fitted_messages, text_of
+from .spec import ProviderSpec
 from .tool_wire import arguments_object, with_call_ids
 
 # The Messages API requires max_tokens; this is what we ask for when the user did not.
 DEFAULT_MAX_TOKENS = 8192
 
 
-def messages_body(messages: list[Message], options: Options) -> dict[str, Any]:
+def messages_body(spec: ProviderSpec, messages: list[Message], options: Options) -> dict[str, Any]:
     """``model``, ``messages``, ``max_tokens``, ``stream`` and what the options ask for."""
     body: dict[str, Any] = {
         "model": options.model,
-        "messages": anthropic_messages(messages),
+        "messages": anthropic_messages(fitted_messages(spec, messages)),
         "max_tokens": options.max_tokens or DEFAULT_MAX_TOKENS,
         "stream": True,
     }
@@ -62,11 +64,34 @@ def anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
         elif m["role"] == "user" and last is not None and _holds_results(last):
             # Tool results must open the user turn that answers the calls; the user's
             # own words may follow them in that same turn.
-            if m["content"]:
-                last["content"].append({"type": "text", "text": m["content"]})
+            last["content"].extend(_user_blocks(m))
+        elif m["role"] == "user" and m.get("attachments"):
+            wire.append({"role": "user", "content": _user_blocks(m)})
         else:
             wire.append({"role": m["role"], "content": m["content"]})
     return wire
+
+
+def _user_blocks(m: Message) -> list[dict[str, Any]]:
+    """The attachments as blocks, then the text (Anthropic's advice: images before the
+    question about them)."""
+    blocks = [_block(att) for att in m.get("attachments") or ()]
+    if m["content"]:
+        blocks.append({"type": "text", "text": m["content"]})
+    return blocks
+
+
+def _block(att: Attachment) -> dict[str, Any]:
+    if att.kind == "image":
+        if att.url is not None:
+            return {"type": "image", "source": {"type": "url", "url": att.url}}
+        source = {"type": "base64", "media_type": att.mime, "data": b64(att)}
+        return {"type": "image", "source": source}
+    if att.kind == "pdf":
+        source = {"type": "base64", "media_type": "application/pdf", "data": b64(att)}
+    else:  # a plain-text document, which the model can also cite
+        source = {"type": "text", "media_type": "text/plain", "data": text_of(att)}
+    return {"type": "document", "source": source, "title": filename(att)}
 
 
 def _signed(m: Message) -> bool:

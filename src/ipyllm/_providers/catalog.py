@@ -30,6 +30,12 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         ),
         # Reasoning models refuse max_tokens; max_completion_tokens works for all.
         max_tokens_field="max_completion_tokens",
+        # Images (image_url: data URI or https URL) and PDFs (file parts); text files go
+        # as text parts. platform.openai.com/docs/guides/images-vision: PNG, JPEG, WebP,
+        # non-animated GIF; up to 50 MB per request; a high-detail image is scaled to fit
+        # 2048×2048, so more pixels are only bytes (the spec defaults: 2048 px, 20 MB).
+        attachments=frozenset({"image", "pdf", "text"}),
+        attachment_urls=True,
     ),
     ProviderSpec(
         name="anthropic",
@@ -41,6 +47,15 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         default_model="claude-sonnet-4-5",
         models=("claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"),
         max_temperature=1.0,  # the Messages API: "Ranges from 0.0 to 1.0"
+        # image / document blocks (base64, a URL for images; text files as text documents).
+        # docs.anthropic.com, "Vision": JPEG, PNG, GIF, WebP; an image whose long edge is
+        # over 1568 px is scaled down by the API (and over 2000 px is refused when a
+        # request holds more than 20 images); 5 MB per image, which the API has been seen
+        # counting on the base64 text (4/3 of the bytes): 3.75 MB of image is always under.
+        attachments=frozenset({"image", "pdf", "text"}),
+        attachment_urls=True,
+        max_image_edge=1568,
+        max_image_bytes=3_750_000,
     ),
     ProviderSpec(
         name="gemini",
@@ -51,6 +66,14 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         default_model="gemini-2.5-flash",
         models=("gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"),
+        # inlineData parts. ai.google.dev, "Image understanding": PNG, JPEG, WebP, HEIC,
+        # HEIF (no GIF: converted); inline data only while the whole request is under
+        # 20 MB. Google's Vertex AI table gives 7 MB per inline file, the bound used here.
+        # No pixel limit is documented (images are tiled at 768×768): 3072 px is 4 tiles.
+        attachments=frozenset({"image", "pdf", "text"}),
+        image_mimes=frozenset({"image/png", "image/jpeg", "image/webp"}),
+        max_image_edge=3072,
+        max_image_bytes=7_000_000,
     ),
     ProviderSpec(
         name="xai",
@@ -61,6 +84,8 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         key_env=("XAI_API_KEY",),
         default_model="grok-4",
         models=("grok-4", "grok-4-fast", "grok-3-mini", "grok-code-fast-1"),
+        # docs.x.ai, "Image understanding": image_url takes a base64 data URI or a URL.
+        attachment_urls=True,
         # response_format json_schema: docs.x.ai, "Structured Outputs" (the default).
     ),
     ProviderSpec(
@@ -79,6 +104,9 @@ BUILTIN: tuple[ProviderSpec, ...] = (
             "deepseek/deepseek-r1",
         ),
         headers={"X-Title": "ipyllm"},
+        # openrouter.ai/docs, "Images & PDFs": image_url (URL or data URI) and file parts.
+        attachments=frozenset({"image", "pdf", "text"}),
+        attachment_urls=True,
         # json_schema for the models that support it: openrouter.ai/docs/structured-outputs.
     ),
     ProviderSpec(
@@ -108,6 +136,12 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         default_model="llama3.2",
         models=("llama3.2", "qwen3", "gemma3", "gpt-oss:20b"),
         max_temperature=None,  # llama.cpp sampling: no documented upper bound
+        # /api/chat takes images only: base64 in the message's `images` (docs/api.md).
+        # No size limit is documented and its vision models resize to under ~1.2k px
+        # (llama3.2-vision 1120, gemma3 896); its image decoder (stb_image) reads no
+        # WebP. 2048 px and 20 MB are our bounds, to keep a local request reasonable.
+        attachments=frozenset({"image"}),
+        image_mimes=frozenset({"image/png", "image/jpeg"}),
     ),
     ProviderSpec(
         name="lmstudio",
@@ -145,6 +179,8 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         key_env=("MINIMAX_API_KEY",),
         default_model="MiniMax-M2",
         models=("MiniMax-M2",),
+        # Its OpenAI-compatible reference lists text content only: no images.
+        attachments=frozenset({"text"}),
         # Keeps reasoning out of the answer text (else it arrives inside <think> tags).
         extra_body={"reasoning_split": True},
         max_temperature=1.0,  # MiniMax documents (0, 1]
@@ -213,6 +249,8 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         models=("demo",),
         transport="demo",  # answered in-process (demo.DemoTransport): no network
         reasoning=False,
+        # The demo says what it received, so an offline notebook can show a plot sent.
+        attachments=frozenset({"image", "pdf", "text"}),
     ),
 )
 

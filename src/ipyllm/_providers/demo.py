@@ -20,13 +20,16 @@ import httpx
 DEFAULT_DELAY_S = 0.025
 
 
-def demo_answer(prompt: str) -> str:
-    """The demo's answer to ``prompt``: always the same for the same prompt."""
+def demo_answer(prompt: str, received: list[tuple[str, str]] | None = None) -> str:
+    """The demo's answer to ``prompt``: always the same for the same prompt. ``received``
+    lists the attachments that came with it, as ``(kind, description)``."""
     shown = " ".join(prompt.split())
     if len(shown) > 120:
         shown = shown[:117] + "..."
+    got = f"{received_text(received)}\n\n" if received else ""
     return (
         "**This is the ipyllm offline demo** — no model was called and no key was used.\n\n"
+        f"{got}"
         f"You asked: *{shown}*\n\n"
         "A real provider would answer here. To use one, set its key once:\n\n"
         "```python\n"
@@ -35,6 +38,58 @@ def demo_answer(prompt: str) -> str:
         "```\n\n"
         "This answer streamed in word-sized pieces, as a real model's does."
     )
+
+
+def received_text(received: list[tuple[str, str]]) -> str:
+    """``"I received 1 image (640×480 PNG) and 1 PDF (a.pdf (2 kB PDF))."``"""
+    groups: dict[str, list[str]] = {}
+    for kind, description in received:
+        groups.setdefault(kind, []).append(description)
+    said = [
+        f"{len(items)} {kind if len(items) == 1 else kind + 's'} ({', '.join(items)})"
+        for kind, items in groups.items()
+    ]
+    listed = ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
+    return f"I received {listed}."
+
+
+def read_content(content: Any) -> tuple[str, list[tuple[str, str]]]:
+    """The prompt's text and what came with it, from a Chat Completions ``content``
+    (a string, or parts as the OpenAI adapter writes them)."""
+    if not isinstance(content, list):
+        return str(content or ""), []
+    texts: list[str] = []
+    received: list[tuple[str, str]] = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "image_url":
+            received.append(("image", _image(str(part["image_url"]["url"]))))
+        elif kind == "file":
+            file = part["file"]
+            size = len(_data(str(file.get("file_data", ""))))
+            received.append(("PDF", f"{file.get('filename')}, {size:,} bytes"))
+        elif kind == "text" and str(part.get("text", "")).startswith("<file name="):
+            head, _, rest = str(part["text"]).partition("\n")
+            lines = len(rest.rpartition("\n</file>")[0].splitlines())
+            name = head.split('"', 2)[1]
+            received.append(("text file", f"{name}, {lines} lines"))
+        elif kind == "text":
+            texts.append(str(part.get("text", "")))
+    return "\n\n".join(texts), received
+
+
+def _data(uri: str) -> bytes:
+    import base64
+
+    return base64.b64decode(uri.partition(",")[2]) if uri.startswith("data:") else b""
+
+
+def _image(url: str) -> str:
+    if not url.startswith("data:"):
+        return f"at {url}, not fetched"
+    from .._attachments.images import image_attachment
+
+    return image_attachment(_data(url)).describe()
 
 
 def _pieces(text: str) -> list[str]:
@@ -61,11 +116,11 @@ class DemoTransport(httpx.AsyncBaseTransport):
         messages = body.get("messages") or []
         if not messages:
             return httpx.Response(400, json={"error": {"message": "messages must not be empty"}})
-        prompt = str(messages[-1].get("content", ""))
+        prompt, received = read_content(messages[-1].get("content", ""))
         return httpx.Response(
             200,
             headers={"content-type": "text/event-stream"},
-            stream=_DemoStream(demo_answer(prompt), body, self._delay()),
+            stream=_DemoStream(demo_answer(prompt, received), body, self._delay()),
         )
 
     def _delay(self) -> float:

@@ -114,7 +114,7 @@ class GeminiAdapter:
         The key goes in the ``x-goog-api-key`` header, never in the URL, so it
         cannot leak through logs of URLs.
         """
-        body = generate_body(messages, options)
+        body = generate_body(spec, messages, options)
         headers = {"Accept": "text/event-stream"}
         if key:
             headers["x-goog-api-key"] = key

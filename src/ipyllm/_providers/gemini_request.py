@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from .._types import Message, Options
+from .attachment_wire import b64, fitted_messages
+from .spec import ProviderSpec
 from .tool_wire import arguments_object, call_names, result_object
 
 
-def generate_body(messages: list[Message], options: Options) -> dict[str, Any]:
+def generate_body(spec: ProviderSpec, messages: list[Message], options: Options) -> dict[str, Any]:
     """``contents`` and what the options ask for."""
-    body: dict[str, Any] = {"contents": gemini_contents(messages)}
+    body: dict[str, Any] = {"contents": gemini_contents(fitted_messages(spec, messages))}
     if options.system:
         body["systemInstruction"] = {"parts": [{"text": options.system}]}
     if options.tools:
@@ -53,7 +55,15 @@ def gemini_contents(messages: list[Message]) -> list[dict[str, Any]]:
         elif m["role"] == "assistant":
             contents.append({"role": "model", "parts": _model_parts(m)})
         else:
-            contents.append({"role": "user", "parts": [{"text": m["content"]}]})
+            # Attachments as inlineData parts (text files too: Gemini reads text/plain),
+            # before the text, as Google's examples put them.
+            parts: list[dict[str, Any]] = [
+                {"inlineData": {"mimeType": att.mime, "data": b64(att)}}
+                for att in m.get("attachments") or ()
+            ]
+            if m["content"] or not parts:
+                parts.append({"text": m["content"]})
+            contents.append({"role": "user", "parts": parts})
     return contents
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .._errors import AttachmentError
 from .._types import (
     Done,
     ErrorEvent,
@@ -19,6 +20,7 @@ from .._types import (
     Usage,
 )
 from .._wire.sse import SSEEvent
+from .attachment_wire import b64, fitted_messages, framed_text
 from .openai_request import function_tools
 from .spec import (
     ErrorDetails,
@@ -78,6 +80,23 @@ def ollama_messages(messages: list[Message], system: str | None) -> list[dict[st
         elif m["role"] == "tool":
             name = m.get("name") or names.get(m.get("tool_call_id") or "", "")
             wire.append({"role": "tool", "content": m["content"], "tool_name": name})
+        elif m["role"] == "user" and m.get("attachments"):
+            # Images go base64 beside the text; a text file (if a configure() lets one
+            # through) goes into the text, framed with its name. Ollama takes no PDF, and
+            # the row's `attachments` refuses it before this.
+            attachments = m.get("attachments") or ()
+            if any(att.kind == "pdf" for att in attachments):
+                raise AttachmentError(
+                    "Ollama's chat API takes no PDF, whatever configure() says; extract "
+                    "the text and attach it as ipyllm.File(text.encode(), mime='text/plain')."
+                )
+            images = [b64(att) for att in attachments if att.kind == "image"]
+            texts = [framed_text(att) for att in attachments if att.kind == "text"]
+            content = "\n\n".join([*texts, m["content"]]) if texts else m["content"]
+            message: dict[str, Any] = {"role": "user", "content": content}
+            if images:
+                message["images"] = images
+            wire.append(message)
         else:
             wire.append({"role": m["role"], "content": m["content"]})
     return wire
@@ -107,7 +126,7 @@ class OllamaAdapter:
             system = system_with_schema(system, output)
         body: dict[str, Any] = {
             "model": options.model,
-            "messages": ollama_messages(messages, system),
+            "messages": ollama_messages(fitted_messages(spec, messages), system),
             "stream": True,
         }
         if options.tools:

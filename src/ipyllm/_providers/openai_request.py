@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._types import Message, Options, ToolSpec, WireToolCall
+from .._types import Attachment, Message, Options, ToolSpec, WireToolCall
+from .attachment_wire import data_uri, filename, fitted_messages, framed_text
 from .spec import ProviderSpec
 from .tool_wire import strict_ready, system_with_schema, wire_name, with_call_ids
 
@@ -19,7 +20,7 @@ def chat_body(spec: ProviderSpec, messages: list[Message], options: Options) -> 
         system = system_with_schema(system, output)
     body: dict[str, Any] = {
         "model": options.model,
-        "messages": chat_messages(messages, system),
+        "messages": chat_messages(fitted_messages(spec, messages), system),
         "stream": True,
     }
     if spec.include_usage:
@@ -80,9 +81,29 @@ def chat_messages(messages: list[Message], system: str | None) -> list[dict[str,
             wire.append(
                 {"role": "tool", "tool_call_id": m.get("tool_call_id"), "content": m["content"]}
             )
+        elif m["role"] == "user" and m.get("attachments"):
+            wire.append({"role": "user", "content": user_parts(m)})
         else:
             wire.append({"role": m["role"], "content": m["content"]})
     return wire
+
+
+def user_parts(m: Message) -> list[dict[str, Any]]:
+    """A user message with attachments as content parts: the attachments first (vision
+    models read an image best before the question about it), then the text."""
+    parts = [_part(att) for att in m.get("attachments") or ()]
+    if m["content"]:
+        parts.append({"type": "text", "text": m["content"]})
+    return parts
+
+
+def _part(att: Attachment) -> dict[str, Any]:
+    if att.kind == "image":
+        return {"type": "image_url", "image_url": {"url": data_uri(att)}}
+    if att.kind == "pdf":
+        return {"type": "file", "file": {"filename": filename(att), "file_data": data_uri(att)}}
+    # Chat Completions' file parts are for PDFs: a text file goes as text.
+    return {"type": "text", "text": framed_text(att)}
 
 
 def _tool_call(call: WireToolCall) -> dict[str, Any]:

@@ -7,11 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from .._attachments.images import IMAGE_MIMES
+
 if TYPE_CHECKING:
     from .._types import Message, Options, StreamEvent
     from .._wire.sse import SSEEvent
 
 WireFormat = Literal["sse", "ndjson"]
+# The attachment kinds (AttachmentKind) a row may list.
+ATTACHMENT_KINDS = frozenset({"image", "pdf", "text"})
 StructuredOutput = Literal["json_schema", "json_object", "none"]
 
 
@@ -20,8 +24,8 @@ class ProviderSpec:
     """One provider: where it lives, how it authenticates, what it serves, its quirks.
 
     The catalog's rows are the defaults; ``ipyllm.configure`` may replace ``base_url``,
-    ``headers``, ``models``, ``default_model`` and ``allow_insecure_http`` for a process
-    (the registry's ``effective_spec``).
+    ``headers``, ``models``, ``default_model``, ``allow_insecure_http``, ``attachments``
+    and ``attachment_urls`` for a process (the registry's ``effective_spec``).
     """
 
     name: str
@@ -64,6 +68,21 @@ class ProviderSpec:
     # ``base_resp.status_code``), and the kind of error each is: "auth", "rate_limit",
     # "quota", "timeout", "server", "bad_request", "not_found" or "content_filter".
     error_codes: dict[str, str] = field(default_factory=dict)
+    # What a user message may carry (Message.attachments): "image", "pdf", "text". Any
+    # other kind is refused before sending. OpenAI-style servers default to images and
+    # text (text files go as text parts, which every such server reads; whether the
+    # model sees images is the model's business, and the server says so if not).
+    attachments: frozenset[str] = frozenset({"image", "text"})
+    # Whether an image may go as an http(s) URL for the provider to fetch (ipyllm never
+    # fetches one itself); False: an image URL is refused before sending.
+    attachment_urls: bool = False
+    # Image limits: a larger image is scaled down (long edge in pixels, then bytes of the
+    # encoded image) and converted to a format of image_mimes before it is sent. The
+    # defaults are OpenAI's (catalog.py gives each number's source), which
+    # OpenAI-compatible servers copy.
+    image_mimes: frozenset[str] = IMAGE_MIMES
+    max_image_edge: int = 2048
+    max_image_bytes: int = 20_000_000
 
 
 @dataclass(slots=True)
