@@ -59,3 +59,19 @@ def test_tools_notebook_runs_offline() -> None:
     # The magic ran the tool and shows the call and the answer.
     assert "Rome is at 24 °C." in text
     assert r"Tool call: get\_weather" in _text(code[-2])  # escaped Markdown
+
+
+@pytest.mark.kernel
+def test_context_notebook_sends_a_plot_to_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
+    nb = nbformat.read(NOTEBOOKS / "context.ipynb", as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    assert errors == []
+    assert "1 image (400×300 PNG)" in _text(code[1])
+    assert "1 text file (document.txt, 1 line)" in _text(code[2])
+    # The demo repeats the prompt: the frame went as its description, not its rows.
+    described = _text(code[-1])
+    assert "600,000 rows × 2 columns" in described
+    assert len(described) < 2_000

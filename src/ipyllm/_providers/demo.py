@@ -72,7 +72,7 @@ def read_content(content: Any) -> tuple[str, list[tuple[str, str]]]:
             head, _, rest = str(part["text"]).partition("\n")
             lines = len(rest.rpartition("\n</file>")[0].splitlines())
             name = head.split('"', 2)[1]
-            received.append(("text file", f"{name}, {lines} lines"))
+            received.append(("text file", f"{name}, {lines} line{'' if lines == 1 else 's'}"))
         elif kind == "text":
             texts.append(str(part.get("text", "")))
     return "\n\n".join(texts), received
