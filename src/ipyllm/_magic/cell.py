@@ -21,7 +21,7 @@ from .approval import shows_live_view
 from .describe import DEFAULT_MAX_CHARS
 from .interpolate import interpolate
 from .live import LiveOutput
-from .lookup import find_schema, find_tools
+from .lookup import find_attachments, find_schema, find_tools
 from .state import CellOptions, MagicState
 
 if TYPE_CHECKING:
@@ -76,10 +76,12 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
     try:
         # Before any tab or request: a bad tool, schema or value costs nothing.
         options = request_options(opts, shell.user_ns)
+        attachments = find_attachments(opts.attach, shell.user_ns)
         tab = choose_tab(opts, state)
         if opts.model:
             tab.set_model(opts.model)
-        handle = tab.send(prompt, context=opts.context, options=options)
+        message = [prompt, *attachments] if attachments else prompt
+        handle = tab.send(message, context=opts.context, options=options)
     except LLMError as exc:
         raise UsageError(redact(str(exc))) from None
     turn = handle.turn

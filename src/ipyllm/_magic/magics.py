@@ -54,6 +54,16 @@ Tools and structured output::
     %%llm --schema City -o city
     The largest city of Japan.
 
+Attachments::
+
+    %%llm -a fig -a notes.pdf
+    What does this plot show, given the notes?
+
+``-a`` (repeatable) attaches a notebook value (a matplotlib figure, a PIL image,
+``ipyllm.Image`` / ``ipyllm.File``, anything with ``_repr_png_``), ``_`` for the last
+output, or a file's path (images sent as images); an unknown name or a missing file
+is an error before anything is sent.
+
 ``--tools`` names functions defined in the notebook that the model may call
 (their signatures and docstrings tell it how). Each call waits for you, in the
 cell's live view (Run / Deny) or, in a terminal, at an ``input()`` prompt, unless
@@ -169,6 +179,15 @@ class LLMMagics(Magics):
         help="store the Response (code: the code; json: the value; --schema: the data)",
     )
     @argument(
+        "-a",
+        "--attach",
+        action="append",
+        default=[],
+        metavar="NAME_OR_PATH",
+        help="attach a notebook value (a figure, an image, ipyllm.Image / File), _ for the "
+        "last output, or a file's path; repeatable",
+    )
+    @argument(
         "--tools",
         metavar="NAME[,NAME…]",
         help="functions of the notebook the model may call",
@@ -243,6 +262,7 @@ class LLMMagics(Magics):
             background=args.bg,
             interpolate=not args.no_interpolate,
             tools=split_names(args.tools),
+            attach=list(args.attach),
             approve=args.approve,
             max_tool_rounds=args.max_tool_rounds,
             schema=args.schema,

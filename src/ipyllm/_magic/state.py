@@ -50,6 +50,7 @@ class CellOptions:
     tools: list[str] = field(default_factory=list)  # names in the notebook's namespace
     approve: Approve = APPROVALS[0]
     max_tool_rounds: int | None = None
+    attach: list[str] = field(default_factory=list)  # -a: names or paths, in order
     schema: str | None = None  # the name of a type or JSON Schema dict in the namespace
     insert: Insert | None = None  # where the code of a complete answer goes (-f code)
     value_chars: int | None = None  # the cap of one {value} in the prompt; None: the default

@@ -22,12 +22,19 @@ differs from ``query`` (other tabs' context in front of it). A row whose
 messages cannot be described that way (an old row, a record written with its
 own list) keeps them in ``messages`` as JSON. :meth:`HistoryStore.conversation`
 rebuilds the exact list each turn sent.
+
+Attachments (images, files) are stored once each, by content hash, in the
+``attachments`` table (``INSERT OR IGNORE``): a figure sent with a hundred turns is
+one row. A turn's row names its own by hash (``attachments``, a JSON list); later
+turns send them again as part of the history they extend. They are not redacted
+(bytes of images and PDFs), and live in the same 0600 file.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -39,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .._errors import redact, redact_value
+from .._types import Attachment
 from .history_render import HistoryEntry, HistoryList
 from .history_schema import SCHEMA_VERSION, Message, NewerSchemaError, migrate, user_message
 
@@ -92,6 +100,7 @@ class TurnRecord:
     steps: list[dict[str, Any]] | None = None
     tool_calls: list[dict[str, Any]] | None = None
     answer_from: int = 0
+    attachments: list[Attachment] | None = None  # sent with `query` (later turns resend them)
 
 
 # Columns in dataclass field order, so rows map straight onto TurnRecord / HistoryEntry;
@@ -107,13 +116,22 @@ _UPSERT = (
 _REDACTED = (
     "title", "query", "full_query", "text", "reasoning", "error", "prompt", "steps", "tool_calls",
 )  # fmt: skip
-_JSON = ("full_query", "steps", "tool_calls")
+_JSON = ("full_query", "steps", "tool_calls", "attachments")
+_INSERT_ATTACHMENT = (
+    "INSERT OR IGNORE INTO attachments (hash, kind, mime, name, width, height, url, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ATTACHMENT_COLUMNS = "hash, kind, mime, name, width, height, url, data"
+_CHUNK = 500  # hashes per SELECT ... IN (...), under SQLite's variable limit
 _MATCH = "instr(fold(query), ?) OR instr(fold(text), ?) OR instr(fold(title), ?)"
 
 
 def _row(rec: TurnRecord) -> tuple[Any, ...]:
     """``rec`` as a row of ``_COLUMNS``, every text redacted and full_query as JSON."""
     row = {f.name: getattr(rec, f.name) for f in fields(TurnRecord)}
+    row["attachments"] = [attachment_hash(a) for a in rec.attachments or ()] or None
+    if row["full_query"] is not None:
+        row["full_query"] = [_hashed(m) for m in row["full_query"]]
     for name in _REDACTED:
         row[name] = redact_value(row[name])
     for name in _JSON:
@@ -122,6 +140,37 @@ def _row(rec: TurnRecord) -> tuple[Any, ...]:
     if row["prompt"] == row["query"]:
         row["prompt"] = None
     return tuple(row.values())
+
+
+def attachment_hash(att: Attachment) -> str:
+    """The key an attachment is stored under: a SHA-256 of everything it holds."""
+    digest = hashlib.sha256()
+    for part in (att.kind, att.mime, att.name or "", att.url or ""):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(att.data)
+    return digest.hexdigest()
+
+
+def _record_attachments(rec: TurnRecord) -> list[Attachment]:
+    """Every attachment ``rec`` stores: its own, and any in a list of messages it keeps."""
+    found = list(rec.attachments or ())
+    for message in rec.full_query or ():
+        found += message.get("attachments") or ()
+    return found
+
+
+def _hashed(message: Message) -> Message:
+    """``message`` with its attachments named by hash (as stored)."""
+    if not message.get("attachments"):
+        return message
+    return {**message, "attachments": [attachment_hash(a) for a in message["attachments"]]}
+
+
+def _user(text: str, attachments: list[Attachment] | None) -> Message:
+    message = user_message(text)
+    if attachments:
+        message["attachments"] = list(attachments)
+    return message
 
 
 # A conversation so far, as a list that later turns of the same chain extend in place;
@@ -146,12 +195,13 @@ def _rebuild(records: list[TurnRecord]) -> list[TurnRecord]:
         if rec.full_query is None:
             start = 0 if rec.kept is None else marks[max(0, count - 1 - rec.kept)]
             prompt = rec.query if rec.prompt is None else rec.prompt
-            rec = replace(rec, full_query=[*messages[start:length], user_message(prompt)])
+            sent = [*messages[start:length], _user(prompt, rec.attachments)]
+            rec = replace(rec, full_query=sent)
         if len(messages) != length:  # another turn extended these lists: branch off
             messages, marks = messages[:length], marks[:count]
         answer = rec.text[rec.answer_from :] if rec.answer_from else rec.text
         messages += (
-            user_message(rec.query),
+            _user(rec.query, rec.attachments),
             *(rec.steps or ()),
             {"role": "assistant", "content": answer},
         )
@@ -162,12 +212,44 @@ def _rebuild(records: list[TurnRecord]) -> list[TurnRecord]:
 
 
 def _from_row(row: tuple[Any, ...]) -> TurnRecord:
+    """A record as stored: its attachments (and those of a list of messages it keeps) are
+    still hashes, which :func:`_resolved` replaces."""
     values = dict(zip(_COLUMNS, row, strict=True))
     sent = values.pop("messages")
-    for name in ("steps", "tool_calls"):
+    for name in ("steps", "tool_calls", "attachments"):
         if values[name] is not None:
             values[name] = json.loads(values[name])
     return TurnRecord(full_query=None if sent is None else json.loads(sent), **values)
+
+
+def _hashes(rec: TurnRecord) -> list[str]:
+    found: list[Any] = list(rec.attachments or ())
+    for message in rec.full_query or ():
+        found += message.get("attachments") or ()
+    return [h for h in found if isinstance(h, str)]
+
+
+def _resolved(rec: TurnRecord, stored: dict[str, Attachment]) -> TurnRecord:
+    """``rec`` with its hashes replaced by the attachments stored under them (one object
+    per hash, shared by every record); a hash not stored is dropped."""
+
+    def named(hashes: Any) -> list[Attachment]:
+        return [stored[h] for h in hashes or () if isinstance(h, str) and h in stored]
+
+    if rec.attachments is None and not any("attachments" in m for m in rec.full_query or ()):
+        return rec
+    full_query = rec.full_query
+    if full_query is not None:
+        full_query = [
+            {**m, "attachments": named(m["attachments"])} if "attachments" in m else m
+            for m in full_query
+        ]
+    return replace(rec, attachments=named(rec.attachments) or None, full_query=full_query)
+
+
+def _attachment_from_row(row: tuple[Any, ...]) -> tuple[str, Attachment]:
+    key, kind, mime, name, width, height, url, data = row
+    return key, Attachment(kind, mime, bytes(data), url, name, width, height)
 
 
 def _fold(value: object) -> str:
@@ -265,6 +347,16 @@ class HistoryStore:
             f"SELECT {', '.join(_COLUMNS)} FROM turns WHERE conversation_id = ? ORDER BY turn_index"
         )
         records = [_from_row(row) for row in self._read(sql, (conversation_id,))]
+        hashes = sorted({h for rec in records for h in _hashes(rec)})
+        stored: dict[str, Attachment] = {}
+        for i in range(0, len(hashes), _CHUNK):
+            chunk = hashes[i : i + _CHUNK]
+            sql = (
+                f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments "
+                f"WHERE hash IN ({', '.join('?' * len(chunk))})"
+            )
+            stored.update(_attachment_from_row(row) for row in self._read(sql, tuple(chunk)))
+        records = [_resolved(rec, stored) for rec in records]
         return _rebuild(records) if fill else records
 
     def conversations(self, limit: int = 50) -> list[tuple[str, str, float]]:
@@ -325,8 +417,16 @@ class HistoryStore:
 
     def _write_batch(self, conn: sqlite3.Connection, records: list[TurnRecord]) -> None:
         rows = [_row(rec) for rec in records]
+        files = {attachment_hash(a): a for rec in records for a in _record_attachments(rec)}
         conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.executemany(
+                _INSERT_ATTACHMENT,
+                [
+                    (key, a.kind, a.mime, a.name, a.width, a.height, a.url, a.data)
+                    for key, a in files.items()
+                ],
+            )
             conn.executemany(_UPSERT, rows)
         except BaseException:
             conn.execute("ROLLBACK")

@@ -3,8 +3,10 @@
 Schema 1 kept every turn's whole ``full_query``; schema 2 keeps each message
 once (see :mod:`ipyllm._manager.history`); schema 3 adds a turn's tool rounds
 (``steps``: the messages between its prompt and its answer, ``tool_calls``, and
-``answer_from``, where the answer starts in ``text``). :func:`migrate` brings any older file
-to :data:`SCHEMA_VERSION` in one transaction.
+``answer_from``, where the answer starts in ``text``); schema 4 keeps each attachment once,
+by content hash, in ``attachments``, and a turn's as a JSON list of those hashes (its
+``attachments`` column). :func:`migrate` brings any older file to :data:`SCHEMA_VERSION`
+in one transaction.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "Message", "NewerSchemaError", "migrate", "user_message"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
-Message: TypeAlias = dict[str, str]
+Message: TypeAlias = dict[str, Any]  # role and content; a user message's attachments too
 
 _TURNS_V2 = """CREATE TABLE IF NOT EXISTS {name} (
     conversation_id TEXT NOT NULL, turn_index INTEGER NOT NULL, title TEXT NOT NULL,
@@ -112,6 +114,13 @@ _MIGRATIONS: tuple[tuple[_Step, ...], ...] = (
         "ALTER TABLE turns ADD COLUMN steps TEXT",
         "ALTER TABLE turns ADD COLUMN tool_calls TEXT",
         "ALTER TABLE turns ADD COLUMN answer_from INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        "ALTER TABLE turns ADD COLUMN attachments TEXT",
+        # An image given by URL keeps its URL and no data.
+        """CREATE TABLE IF NOT EXISTS attachments (
+            hash TEXT PRIMARY KEY, kind TEXT NOT NULL, mime TEXT NOT NULL, name TEXT,
+            width INTEGER, height INTEGER, url TEXT, data BLOB NOT NULL)""",
     ),
 )
 

@@ -52,8 +52,8 @@ class Turn:
     context in front of it). :attr:`full_query` builds the list from them. A
     turn given its messages as a list (an old history row) keeps that list.
     ``attachments`` (images, files) went with the query; later prompts send them
-    again as part of the history. They are kept in memory only: the history
-    database does not store them yet (a later step stores each once, by hash).
+    again as part of the history. The history database stores each once, by content
+    hash, and :meth:`from_record` brings them back.
     """
 
     index: int
@@ -266,6 +266,7 @@ class Turn:
             steps=[dict(m) for m in self.steps] or None,
             tool_calls=[_call_record(c) for c in self.tool_calls] or None,
             answer_from=self.answer_from,
+            attachments=list(self.attachments) or None,
         )
 
     @classmethod
@@ -281,6 +282,7 @@ class Turn:
             extends=extends,
             kept=record.kept,
             status=record.status,  # type: ignore[arg-type]
+            attachments=record.attachments or (),
         )
         turn.answered_by = record.model
         turn.tokens_in = record.tokens_in
@@ -327,6 +329,7 @@ def _message(raw: Mapping[str, Any]) -> Message:
 
 _MESSAGE_EXTRAS = (
     "tool_calls", "tool_call_id", "name", "is_error", "reasoning", "reasoning_signature",
+    "attachments",
 )  # fmt: skip
 
 
