@@ -1,17 +1,20 @@
 """The ``%llm`` subcommands: keys, models, providers, default, config, tabs, stop, usage,
-history, chat. Each prints a short plain-text answer (and never a key)."""
+history, chat, export. Each prints a short plain-text answer (and never a key)."""
 
 from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
 from .._errors import LLMError, TimeoutError, redact
 from .assist import explain, fix
 from .state import MagicState
+
+if TYPE_CHECKING:
+    from .._manager.export import ExportFormat
 
 Command = Callable[[Any, list[str], MagicState], Any]
 
@@ -184,6 +187,29 @@ def chat(shell: Any, args: list[str], state: MagicState) -> Any:
     return show()
 
 
+def export(shell: Any, args: list[str], state: MagicState) -> None:
+    """``export TAB PATH``: write the tab's conversation to PATH, as Markdown, a notebook or
+    JSON by its extension (.md, .ipynb, .json); an existing file is replaced."""
+    from pathlib import Path
+
+    from .. import manager
+
+    if len(args) != 2:
+        raise UsageError("Usage: %llm export TAB PATH (PATH ending in .md, .ipynb or .json)")
+    name, path = args
+    formats: dict[str, ExportFormat] = {".md": "md", ".ipynb": "ipynb", ".json": "json"}
+    fmt = formats.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UsageError(f"Cannot export to {path!r}: end its name in .md, .ipynb or .json.")
+    tab = manager().tab(name)
+    try:
+        written = tab.export(fmt, path)
+    except OSError as exc:
+        raise UsageError(f"Cannot write {path!r}: {exc.strerror or exc}.") from None
+    n = len(tab.turns)
+    print(f"Exported {tab.title!r} ({n} turn{'' if n == 1 else 's'}) to {written}.")
+
+
 COMMANDS: dict[str, Command] = {
     "keys": keys,
     "models": models,
@@ -195,6 +221,7 @@ COMMANDS: dict[str, Command] = {
     "usage": usage,
     "history": history,
     "chat": chat,
+    "export": export,
     "fix": fix,
     "explain": explain,
 }

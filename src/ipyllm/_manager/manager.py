@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import InvalidOptionError, UnknownTabError
 from .bus import EventBus
 from .events import ManagerEvent, TabsChanged
+from .options import check_max_history
 from .subscription import Subscription
 from .tab import Tab
 
@@ -142,6 +146,31 @@ class SessionManager:
                 turns_from_records(records),
             )
             self._tabs[tab.id] = tab
+        self.publish(TabsChanged(tab.id, "opened"))
+        return tab
+
+    def load(self, path: str | os.PathLike[str]) -> Tab:
+        """Open a tab from a file written by ``tab.export("json", path)``.
+
+        The tab continues that conversation: its next prompt sends the same messages
+        the original tab's would (tool rounds and attachments included), with the same
+        model and ``max_history``. It is a new conversation in the history (its turns
+        are recorded there), under the exported title made unique among open tabs. A
+        file that is not such an export raises :class:`~ipyllm.InvalidOptionError`.
+        """
+        from .export import records_from_json
+        from .turn import turns_from_records
+
+        text = Path(path).read_text(encoding="utf-8")
+        conversation_id = uuid.uuid4().hex
+        header, records = records_from_json(text, conversation_id)
+        with self._lock:
+            title = self._unique_title(check_title(header["title"]))
+            tab = Tab(self, title, header["model"], conversation_id, turns_from_records(records))
+            tab._max_history = check_max_history(header["max_history"])
+            self._tabs[tab.id] = tab
+        for turn in tab.turns:
+            self.history.record(turn.record(conversation_id, title))
         self.publish(TabsChanged(tab.id, "opened"))
         return tab
 

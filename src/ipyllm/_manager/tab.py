@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 from .. import _worker
 from .._attachments import PromptInput, split_prompt
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from .._engine.provider import Provider
+    from .export import ExportFormat
     from .manager import SessionManager
     from .options import SendOptions
     from .ratelimit import RateLimiter
@@ -281,6 +284,36 @@ class Tab:
             self.manager.publish(TabStatus(self.id, turn.index, "streaming"))
             future = _worker.submit(guarded(TurnWriter(self, turn), plan, sink))
         return TurnHandle(self, turn, future)
+
+    @overload
+    def export(self, format: ExportFormat, path: None = None) -> str: ...
+    @overload
+    def export(self, format: ExportFormat, path: str | os.PathLike[str]) -> Path: ...
+
+    def export(
+        self, format: ExportFormat, path: str | os.PathLike[str] | None = None
+    ) -> str | Path:
+        """The conversation as ``"md"`` (Markdown), ``"ipynb"`` (a Jupyter notebook) or
+        ``"json"`` (which :meth:`SessionManager.load` reads back), with each turn's tool
+        calls and attachments: docs/notebook-context.md#export.
+
+        Markdown and notebooks are inert (the model's text keeps its formatting, never
+        HTML, scripts or images that load) and name attachments without including them;
+        the JSON holds everything the next prompt sends, attachments as base64. Without
+        ``path`` it returns the text; with one it writes the file (replacing any file
+        there, like ``DataFrame.to_csv``) and returns its path.
+        """
+        from .export import check_format, export_text
+
+        fmt = check_format(format)
+        with self._lock:
+            turns = list(self.turns)
+            text = export_text(self, fmt, turns)
+        if path is None:
+            return text
+        target = Path(path)
+        target.write_text(text, encoding="utf-8")
+        return target
 
     def rename(self, title: str) -> None:
         """Give the tab a new title: stripped, 1 to 200 characters, made unique among open
