@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import InvalidOptionError
@@ -208,27 +208,24 @@ def _attachment_from_json(raw: Any) -> Attachment:
 
 
 def _messages_json(messages: Sequence[Mapping[str, Any]] | None) -> Any:
-    if messages is None:
-        return None
-    out = []
-    for message in messages:
-        plain = dict(message)
-        if "attachments" in plain:
-            plain["attachments"] = [_attachment_json(a) for a in plain["attachments"]]
-        out.append(plain)
-    return out
+    return _with_attachments(messages, _attachment_json)
 
 
 def _messages_from_json(messages: Any) -> list[Message] | None:
+    return _with_attachments(messages, _attachment_from_json)  # type: ignore[no-any-return]
+
+
+def _with_attachments(messages: Any, convert: Callable[[Any], Any]) -> Any:
+    """``messages`` as plain dicts, each attachment passed through ``convert``."""
     if messages is None:
         return None
     out = []
     for message in messages:
         plain = dict(message)
         if "attachments" in plain:
-            plain["attachments"] = [_attachment_from_json(a) for a in plain["attachments"]]
+            plain["attachments"] = [convert(a) for a in plain["attachments"]]
         out.append(plain)
-    return out  # type: ignore[return-value]
+    return out
 
 
 def to_json(tab: Tab, turns: Sequence[Turn]) -> str:
