@@ -28,6 +28,13 @@ The reference, "one full render", is ``renderMarkdown(final text)`` (exported by
 bundle) into the answer element of a fresh panel, in the same page after the stream (warm),
 plus the same forced layout: the median of ``--full-renders``. Targets: the stream's total
 ≤ 3x one full render, no frame over 50 ms.
+
+The browser's floor, for scale: the final text rendered whole into a fresh panel, then
+300 frames that each append one piece to the answer's last element as a bare text node
+(no Markdown work, nothing but chromium's style and layout of the change; the text added
+is taken out again every 2,000 characters, so the block stays the size of a real one),
+timed the same way. Its median frame times the number of updates, over one full render,
+is the least any renderer that draws every update could reach here.
 Correctness: the settled answer's HTML must equal that full render's, and its
 ``data-length`` the answer's code points, or the bench fails.
 
@@ -71,6 +78,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 FRAME_TARGET_MS = 50.0
+# Frames of the browser-floor measurement (text-node appends to a rendered answer).
+FLOOR_FRAMES = 300
 TOTAL_TARGET = 3.0
 
 PAGE = """<!doctype html>
@@ -210,6 +219,40 @@ window.bench = {
       stop();
     }
     return out;
+  },
+
+  /**
+   * The browser's floor for one update: the final text rendered whole into a
+   * fresh panel, then one frame per piece that only appends the piece as a text
+   * node to the answer's last element (no Markdown work at all), timed as a
+   * streamed update is. The text added is taken out again every 2,000
+   * characters, so the block it grows stays the size of a real one.
+   */
+  async floor(text, pieces) {
+    const { el, stop } = mount();
+    await nextFrame();
+    const answer = el.querySelector("[data-testid=answer]");
+    answer.replaceChildren(renderMarkdown(text));
+    let last = answer;
+    while (last.lastElementChild) last = last.lastElementChild;
+    await nextFrame();
+    const frames = [];
+    let added = [];
+    let length = 0;
+    const append = (piece) => {
+      if (length >= 2000) {
+        for (const node of added) node.remove();
+        added = [];
+        length = 0;
+      }
+      added.push(last.appendChild(document.createTextNode(piece)));
+      length += piece.length;
+    };
+    for (const piece of pieces) {
+      frames.push(await timedFrame(() => requestAnimationFrame(() => append(piece)), el));
+    }
+    stop();
+    return frames;
   },
 };
 window.benchReady = true;
@@ -462,6 +505,7 @@ def main() -> int:
         "bundles": {name: str(path) for name, path in bundles.items()},
     }
     full: dict[str, list[dict[str, float]]] = {name: [] for name in bundles}
+    floor: list[dict[str, float]] = []
     streams: dict[str, list[dict[str, Any]]] = {name: [] for name in bundles}
     with serve(bundles) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -477,6 +521,10 @@ def main() -> int:
                     full[name] += page.evaluate(
                         "([t, n]) => window.bench.fullRenders(t, n)", [text, args.full_renders]
                     )
+                    if name == "measured" and round_no == 0:
+                        floor = page.evaluate(
+                            "([t, p]) => window.bench.floor(t, p)", [text, pieces[:FLOOR_FRAMES]]
+                        )
                     page.close()
         finally:
             browser.close()
@@ -492,6 +540,9 @@ def main() -> int:
         figures["full_render_script_ms_median"] = round(
             statistics.median(r["script"] for r in full[name]), 1
         )
+        floor_ms = statistics.median(f["script"] + f["layout"] for f in floor)
+        figures["floor_frame_ms"] = round(floor_ms, 2)
+        figures["floor_x_full_render"] = round(floor_ms * figures["updates"] / full_ms, 1)
         results[name] = figures
         if not (figures["exact"] and figures["length_ok"]):
             print(f"{name}: the settled answer differs from a full render", file=sys.stderr)
@@ -522,6 +573,8 @@ def main() -> int:
         ("frames over 50 ms", "frames_over_50ms", ""),
         ("chromium long animation frames (> 50 ms, paint included)", "long_animation_frames", ""),
         ("  longest", "longest_animation_frame_ms", " ms"),
+        ("browser floor: a frame appending one text node, median", "floor_frame_ms", " ms"),
+        ("  x updates / one full render", "floor_x_full_render", "x"),
         ("settled DOM equals a full render", "exact", ""),
     ]
     for label, key, unit in rows:

@@ -105,7 +105,7 @@ describe("a paragraph grows by plain words without a lex", () => {
     const next = rng(2024);
     let plain = 0;
     let updates = 0;
-    for (let doc = 0; doc < 60; doc++) {
+    for (let doc = 0; doc < 30; doc++) {
       const words = Array.from({ length: 10 + Math.floor(next() * 40) }, () => WORDS[Math.floor(next() * WORDS.length)]!);
       const text = words.join(next() < 0.5 ? " " : "");
       const counts = stream(text, doc + 5, 8, (shown) => !/^ {0,3}(```|~~~)/m.test(shown));
