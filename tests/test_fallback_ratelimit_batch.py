@@ -364,3 +364,34 @@ def test_batch_respects_concurrency(fake: FakeLLMServer) -> None:
 def test_batch_rejects_zero_concurrency() -> None:
     with pytest.raises(ValueError, match="concurrency"):
         ipyllm.batch(["x"], model="demo:demo", concurrency=0, progress=False)
+
+
+@pytest.mark.usefixtures("restore_provider_settings")
+def test_batch_takes_prompts_with_attachments(fake: FakeLLMServer) -> None:
+    from attachment_samples import TINY_PDF, png
+
+    name = unique("imgs")
+    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"], attachments={"image"})
+    image = ipyllm.Image(png(20, 10))
+    # A kind the endpoint does not take (any prompt's) is refused before any request.
+    with pytest.raises(ipyllm.AttachmentError):
+        ipyllm.batch(
+            ["plain", ["Read this.", ipyllm.File(TINY_PDF)]], model=f"{name}:m", progress=False
+        )
+    with pytest.raises(ipyllm.AttachmentError):
+        ipyllm.batch([["What is", 42]], model=f"{name}:m", progress=False)
+    assert fake.requests == []
+    fake.add_reply(Reply("one"))
+    fake.add_reply(Reply("two"))
+    results = ipyllm.batch(
+        ["Just text.", ["What is", image, "in this picture?"]],
+        model=f"{name}:m",
+        concurrency=1,
+        progress=False,
+    )
+    assert [r.text for r in results if isinstance(r, ipyllm.Response)] == ["one", "two"]
+    first, second = (r.json["messages"][-1]["content"] for r in fake.requests)
+    assert first == "Just text."
+    assert [p["type"] for p in second] == ["image_url", "text"]
+    assert second[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert second[1]["text"] == "What is\n\nin this picture?"

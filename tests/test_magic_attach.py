@@ -131,3 +131,79 @@ def test_unknown_names_missing_files_and_wrong_values_send_nothing(
     assert "\n" not in message
     assert fake.requests == []
     assert ipyllm.manager().tabs == []
+
+
+class _Picture:
+    """Anything that displays as a PNG (IPython's rich display)."""
+
+    def _repr_png_(self) -> bytes:
+        return png(12, 8)
+
+
+def test_a_figure_in_braces_is_attached_and_named_in_the_text(
+    ip: InteractiveShell, ns: dict[str, Any], fake: FakeLLMServer, model: str
+) -> None:
+    ns["ax"] = ns["fig"].axes[0]
+    ns["pic"] = _Picture()
+    try:
+        fake.add_reply(Reply("ok"))
+        body = "Compare {fig} with {pic} and {ax}; {fig} again, {count} points."
+        result = ip.run_cell(f"%%llm {model}\n{body}")
+        assert result.error_in_exec is None, result.error_in_exec
+        sent = parts(fake)
+        # fig once (the axes are the same figure, attached once), pic, then the text.
+        assert [p["type"] for p in sent] == ["image_url", "image_url", "text"]
+        assert sent[0]["image_url"]["url"] == data_uri(to_attachment(ns["fig"]).data)
+        assert sent[1]["image_url"]["url"] == data_uri(png(12, 8))
+        assert sent[2]["text"] == (
+            "Compare [image: fig] with [image: pic] and [image: ax]; [image: fig] again, 42 points."
+        )
+    finally:
+        for name in ("ax", "pic"):
+            ns.pop(name, None)
+
+
+def test_a_figure_in_braces_and_in_a_flag_goes_once(
+    ip: InteractiveShell, ns: dict[str, Any], fake: FakeLLMServer, model: str
+) -> None:
+    fake.add_reply(Reply("ok"))
+    result = ip.run_cell(f"%%llm {model} -a fig\nWhat does {{fig}} show?")
+    assert result.error_in_exec is None, result.error_in_exec
+    sent = parts(fake)
+    assert [p["type"] for p in sent] == ["image_url", "text"]
+    assert sent[1]["text"] == "What does [image: fig] show?"
+
+
+def test_data_and_unrenderable_values_stay_text(
+    ip: InteractiveShell, fake: FakeLLMServer, model: str
+) -> None:
+    import pandas as pd
+
+    class Blank:
+        def _repr_png_(self) -> None:  # nothing to show: pasted as its str()
+            return None
+
+        def __str__(self) -> str:
+            return "blank"
+
+    ip.user_ns.update(df=pd.DataFrame({"a": [1, 2]}), blank=Blank())
+    try:
+        fake.add_reply(Reply("ok"))
+        result = ip.run_cell(f"%%llm {model}\n{{df}} {{blank}}")
+        assert result.error_in_exec is None, result.error_in_exec
+        content = fake.requests[-1].json["messages"][-1]["content"]
+        assert isinstance(content, str)
+        assert "DataFrame `df`" in content
+        assert content.endswith(" blank")
+    finally:
+        for name in ("df", "blank"):
+            ip.user_ns.pop(name, None)
+
+
+def test_no_interpolate_keeps_the_braces_and_attaches_nothing(
+    ip: InteractiveShell, ns: dict[str, Any], fake: FakeLLMServer, model: str
+) -> None:
+    fake.add_reply(Reply("ok"))
+    result = ip.run_cell(f"%%llm {model} --no-interpolate\nWhat is {{fig}}?")
+    assert result.error_in_exec is None, result.error_in_exec
+    assert fake.requests[-1].json["messages"][-1]["content"] == "What is {fig}?"

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .._manager.options import RequestOptions
     from .._manager.tab import Tab
     from .._manager.turn import Turn
+    from .._types import Attachment
 
 _FORMAT_HINTS = {
     "code": "Reply with one fenced code block and nothing else.",
@@ -60,9 +61,10 @@ def choose_tab(opts: CellOptions, state: MagicState) -> Tab:
 def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> None:
     """Run one ``%%llm`` cell in ``shell``."""
     body = body.strip("\n").rstrip()  # the cell's trailing newline is not part of the prompt
+    pictures: list[Attachment] = []  # {fig} in the body: attached, as -a fig would
     if opts.interpolate:
         max_chars = opts.value_chars or state.value_chars or DEFAULT_MAX_CHARS
-        prompt = interpolate(body, state.namespace(shell.user_ns), max_chars)
+        prompt = interpolate(body, state.namespace(shell.user_ns), max_chars, pictures)
     else:
         prompt = body
     if not prompt.strip():
@@ -77,6 +79,7 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
         # Before any tab or request: a bad tool, schema or value costs nothing.
         options = request_options(opts, shell.user_ns)
         attachments = find_attachments(opts.attach, shell.user_ns)
+        attachments += [a for a in pictures if a not in attachments]
         tab = choose_tab(opts, state)
         if opts.model:
             tab.set_model(opts.model)

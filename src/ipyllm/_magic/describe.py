@@ -34,6 +34,12 @@ def describe(value: Any, max_chars: int = DEFAULT_MAX_CHARS, name: str = "") -> 
     return clip(text, max_chars)
 
 
+def is_data(value: Any) -> bool:
+    """Whether ``value`` is data that :func:`describe` describes (a frame, a series, an
+    array) rather than its ``str()``."""
+    return _kind(value) is not None
+
+
 def clip(text: str, max_chars: int) -> str:
     """``text`` cut at ``max_chars`` characters, with a note saying how much was cut."""
     if len(text) <= max_chars:

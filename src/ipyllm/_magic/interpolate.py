@@ -25,6 +25,15 @@ described (shape, dtypes, nulls, a few rows: :mod:`.describe`). Either way the
 text is cut at ``max_chars``, with a note saying how much was cut. If that
 raises, the braces stay as typed and one line on stderr (shown in the cell, in
 a notebook and in a terminal) says which reference was kept.
+
+Where the caller collects attachments (a ``%%llm`` cell body), a value that
+displays as a picture is attached instead of pasted, as ``-a name`` would attach
+it: a matplotlib figure or axes, a PIL image, ``ipyllm.Image`` / ``ipyllm.File``,
+or an object whose class defines ``_repr_png_`` or ``_repr_jpeg_`` (not the data
+that is described). Which values these are is told from the class alone; then
+making the attachment runs the object's own rendering (``savefig``,
+``_repr_png_``). The text gets ``[image: name]`` in its place; a value that
+cannot be attached after all is pasted as text.
 """
 
 from __future__ import annotations
@@ -33,9 +42,12 @@ import re
 import sys
 from collections.abc import Mapping
 from types import GetSetDescriptorType, MappingProxyType, MemberDescriptorType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .describe import DEFAULT_MAX_CHARS, describe
+from .describe import DEFAULT_MAX_CHARS, describe, is_data
+
+if TYPE_CHECKING:
+    from .._types import Attachment
 
 _REF = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[-?\d+\]|\[(?:'[^'\]]*'|\"[^\"\]]*\")\])*"
 _PATTERN = re.compile(r"\{\{(?P<escaped>" + _REF + r")\}\}|\{(?P<ref>" + _REF + r")\}")
@@ -47,6 +59,10 @@ MISSING = _MISSING
 # `type`'s own descriptors, read directly so that no metaclass can intercept them.
 _MRO = type.__dict__["__mro__"]
 _NAMESPACE = type.__dict__["__dict__"]
+_NAME = type.__dict__["__name__"]
+# Classes whose instances display as a picture: (module prefix, class name).
+_PICTURES = {("matplotlib.", "FigureBase"), ("matplotlib.", "_AxesBase"), ("PIL.", "Image")}
+_PLACEHOLDER = {"image": "image", "pdf": "PDF", "text": "file"}
 
 
 def _mro(cls: type) -> tuple[type, ...]:
@@ -125,11 +141,55 @@ def resolve(ref: str, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
+def attachable(value: Any) -> bool:
+    """Whether ``{name}`` attaches ``value`` rather than pasting it (told from its class:
+    no code of the value runs)."""
+    from .._attachments import File, Image
+    from .._types import Attachment
+
+    cls = type(value)
+    if issubclass(cls, Image | File | Attachment):
+        return True
+    if is_data(value):
+        return False
+    for klass in _mro(cls):
+        own = _NAMESPACE.__get__(klass)
+        module = own.get("__module__")
+        if isinstance(module, str):
+            name = _NAME.__get__(klass)
+            if any(module.startswith(m) and name == n for m, n in _PICTURES):
+                return True
+        if "_repr_png_" in own or "_repr_jpeg_" in own:
+            return True
+    return False
+
+
 def interpolate(
-    prompt: str, namespace: Mapping[str, Any], max_chars: int = DEFAULT_MAX_CHARS
+    prompt: str,
+    namespace: Mapping[str, Any],
+    max_chars: int = DEFAULT_MAX_CHARS,
+    attachments: list[Attachment] | None = None,
 ) -> str:
     """``prompt`` with every reference to an existing value replaced by ``str(value)`` (a
-    description for data), each cut at ``max_chars`` characters."""
+    description for data), each cut at ``max_chars`` characters. With ``attachments``,
+    a picture (:func:`attachable`) is appended to it instead, once per reference, and
+    ``[image: ref]`` takes its place in the text."""
+    placed: dict[str, str] = {}
+
+    def attach(ref: str, value: Any) -> str | None:
+        from .._attachments import to_attachment
+
+        if ref in placed:
+            return placed[ref]
+        try:
+            att = to_attachment(value)
+        except Exception:  # not a picture after all (a _repr_png_ that returns None)
+            return None
+        assert attachments is not None
+        if att not in attachments:  # the axes of a figure already attached, say
+            attachments.append(att)
+        placed[ref] = f"[{_PLACEHOLDER.get(att.kind, att.kind)}: {ref}]"
+        return placed[ref]
 
     def substitute(match: re.Match[str]) -> str:
         if match.group("escaped") is not None:
@@ -137,6 +197,10 @@ def interpolate(
         value = resolve(match.group("ref"), namespace)
         if value is _MISSING:
             return match.group(0)
+        if attachments is not None and attachable(value):
+            placeholder = attach(match.group("ref"), value)
+            if placeholder is not None:
+                return placeholder
         try:
             return describe(value, max_chars, match.group("ref"))
         except Exception as exc:

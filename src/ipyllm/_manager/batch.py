@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import _registry, _worker
+from .._attachments import PromptInput, split_prompt
 from .._errors import LLMError
-from .._types import Message, Response
+from .._types import Attachment, Message, Response
+from .attachments import check_attachments_for
 from .cost import cost_usd
 from .options import RequestOptions, request_options, stream_request
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def batch(
-    prompts: Iterable[str],
+    prompts: Iterable[PromptInput],
     model: str | None = None,
     *,
     concurrency: int = 8,
@@ -27,6 +29,11 @@ def batch(
     **options: Unpack[SendOptions],
 ) -> list[Response | LLMError]:
     """Answer every prompt independently, ``concurrency`` at a time.
+
+    A prompt is text, or a list of text and attachments as ``Session.ask`` takes (a
+    matplotlib figure, a PIL image, ``ipyllm.Image``, ``ipyllm.File``…). Every prompt
+    is read first: something that cannot be attached, or a kind the model cannot take,
+    raises :class:`~ipyllm.AttachmentError` before any request is sent.
 
     Returns one item per prompt, in input order: the :class:`~ipyllm.Response`,
     or the :class:`~ipyllm.LLMError` that prompt failed with (a failure never
@@ -52,9 +59,9 @@ def batch(
             "use approve='auto' or a function of the ToolCall."
         )
     output = opts.output
-    prompts = list(prompts)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    split = [split_prompt(p) for p in prompts]
     provider_name, model_name = _registry.parse_model(model or _registry.default_model())
     provider = _registry.get_provider(
         provider_name,
@@ -64,16 +71,18 @@ def batch(
     )
     # batch bypasses Tab.send, so the provider's temperature range is checked here.
     opts.check_models([f"{provider_name}:{model_name}"])
+    messages = [_user_message(text, attachments) for text, attachments in split]
+    check_attachments_for([f"{provider_name}:{model_name}"], messages)
     gate = manager().limiter_for(provider)
-    bar = _progress_bar(len(prompts)) if progress else None
+    bar = _progress_bar(len(messages)) if progress else None
 
     async def run_all() -> list[Response | LLMError]:
         slots = asyncio.Semaphore(concurrency)
 
-        async def one(prompt: str) -> Response | LLMError:
-            messages: list[Message] = [{"role": "user", "content": prompt}]
+        async def one(message: Message) -> Response | LLMError:
             async with slots:
                 if opts.tools:
+                    prompt = [message["content"], *message.get("attachments", ())]
                     try:
                         return await _with_tools(prompt, f"{provider_name}:{model_name}", opts)
                     except LLMError as err:
@@ -82,7 +91,9 @@ def batch(
                         if bar is not None:
                             bar.update(1)
                 try:
-                    response = await stream_request(provider, messages, model_name, opts, gate=gate)
+                    response = await stream_request(
+                        provider, [message], model_name, opts, gate=gate
+                    )
                     response.cost = cost_usd(
                         provider_name, model_name, response.tokens_in, response.tokens_out
                     )
@@ -95,7 +106,7 @@ def batch(
                     if bar is not None:
                         bar.update(1)
 
-        return list(await asyncio.gather(*(one(p) for p in prompts)))
+        return list(await asyncio.gather(*(one(m) for m in messages)))
 
     future = _worker.submit(run_all())
     try:
@@ -108,7 +119,14 @@ def batch(
             bar.close()
 
 
-async def _with_tools(prompt: str, model: str, opts: RequestOptions) -> Response:
+def _user_message(text: str, attachments: tuple[Attachment, ...]) -> Message:
+    message: Message = {"role": "user", "content": text}
+    if attachments:
+        message["attachments"] = list(attachments)
+    return message
+
+
+async def _with_tools(prompt: PromptInput, model: str, opts: RequestOptions) -> Response:
     """One prompt whose model may call tools: a turn of a tab of its own, which no view
     lists and the history does not keep, so the tool loop is the one every front door
     uses."""
