@@ -349,3 +349,56 @@ def test_a_compact_panel_is_never_handed_another_tabs_events(
         one.close()
         full.close()
     assert not one.following
+
+
+def test_a_pasted_image_goes_with_the_prompt_as_an_image_part(
+    fake: FakeLLMServer, panel: Any
+) -> None:
+    import base64
+
+    from attachment_samples import png
+
+    model, controller, manager = panel
+    name = f"fake{uuid.uuid4().hex[:6]}"
+    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"], attachments={"image"})
+    tab = manager.new_tab("pics", f"{name}:m")
+    fake.add_reply("a gradient")
+    data = base64.b64encode(png(8, 6)).decode()
+    attachment = {"name": "shot.png", "mime": "image/png", "data": data}
+    ask(controller, type="send", tab=tab.id, prompt="what is it?", attachments=[attachment])
+    assert not model.of_type("error")
+    assert tab.last.settled.wait(WAIT)
+    image, question = fake.requests[-1].json["messages"][-1]["content"]
+    assert image["type"] == "image_url"
+    assert image["image_url"]["url"] == f"data:image/png;base64,{data}"
+    assert question == {"type": "text", "text": "what is it?"}
+    assert wait_until(lambda: model.tabs and model.tabs[-1]["turns"][-1]["status"] == "done")
+    [info] = model.tabs[-1]["turns"][-1]["attachments"]
+    assert info == {
+        "kind": "image",
+        "mime": "image/png",
+        "name": "shot.png",
+        "size": len(base64.b64decode(data)),
+        "width": 8,
+        "height": 6,
+    }
+    assert data not in repr(model.tabs), "an attachment's bytes must not live in a trait"
+
+
+def test_attachments_over_the_cap_or_broken_are_refused_before_sending(
+    fake: FakeLLMServer, endpoint: str, panel: Any
+) -> None:
+    from ipyllm._panel.controller import MAX_ATTACHMENT_BYTES
+
+    model, controller, manager = panel
+    tab = manager.new_tab("big", endpoint)
+    big = "A" * (MAX_ATTACHMENT_BYTES // 3 * 4 + 8)
+    huge = [{"name": "a.bin", "mime": "text/plain", "data": big}]
+    ask(controller, type="send", tab=tab.id, prompt="hi", attachments=huge, id="big")
+    broken = [{"name": "b.png", "mime": "image/png", "data": "not base64!"}]
+    ask(controller, type="send", tab=tab.id, prompt="hi", attachments=broken, id="bad")
+    errors = {e["reply_to"]: e["message"] for e in model.of_type("error")}
+    assert "over 20 MB" in errors["big"]
+    assert "did not arrive whole" in errors["bad"]
+    assert tab.turns == []
+    assert fake.requests == []

@@ -1,13 +1,16 @@
 /**
  * The input area: prompt textarea (Enter sends, Shift+Enter is a newline),
- * model picker grouped by provider, context picker, Send/Stop button.
+ * model picker grouped by provider, context picker, Send/Stop button, and the
+ * files pasted or dropped in, as chips until they are sent.
  */
+import { chip, filesOf, formatSize } from "./attachments.js";
 import { h, setAttr, setText } from "./dom.js";
 import { keyStatusLabel } from "./format.js";
 import type { ProviderInfo, TabInfo } from "./protocol.js";
 
 export interface ComposerActions {
-  send(prompt: string, context: string[]): boolean;
+  /** Returns whether the prompt was taken (the composer then clears it and its files). */
+  send(prompt: string, context: string[], files: File[]): boolean;
   stop(): void;
   pickModel(model: string): void;
 }
@@ -29,6 +32,9 @@ export class Composer {
   private readonly picker: HTMLSelectElement;
   private readonly contextBox: HTMLElement;
   private readonly button: HTMLButtonElement;
+  private readonly chips: HTMLElement;
+  /** Files pasted or dropped in, to go with the next prompt. */
+  private files: File[] = [];
   private pickerSig = "";
   private contextSig = "";
   private state: ComposerState | null = null;
@@ -49,6 +55,13 @@ export class Composer {
       e.preventDefault();
       if (!this.state?.streaming) this.submit();
     });
+    this.prompt.addEventListener("paste", (e) => {
+      const files = filesOf(e.clipboardData);
+      if (!files.length) return; // plain text pastes as usual
+      e.preventDefault();
+      this.attach(files);
+    });
+    this.chips = h(doc, "div", { class: "ipyllm-attachments", "data-testid": "attachments" });
     this.picker = h(doc, "select", { class: "ipyllm-model-picker", "data-testid": "model-picker", "aria-label": "Model" });
     this.picker.addEventListener("change", () => actions.pickModel(this.picker.value));
     this.contextBox = h(doc, "div", { class: "ipyllm-context", "data-testid": "context-picker" });
@@ -62,7 +75,43 @@ export class Composer {
       "div",
       { class: "ipyllm-composer" },
       this.prompt,
+      this.chips,
       h(doc, "div", { class: "ipyllm-controls" }, this.picker, this.contextBox, h(doc, "span", { class: "ipyllm-spacer" }), this.button),
+    );
+    this.el.addEventListener("dragover", (e) => {
+      if (![...(e.dataTransfer?.types ?? [])].includes("Files")) return;
+      e.preventDefault();
+      if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+    });
+    this.el.addEventListener("drop", (e) => {
+      const files = filesOf(e.dataTransfer);
+      if (!files.length) return;
+      e.preventDefault();
+      this.attach(files);
+    });
+    this.renderChips();
+  }
+
+  /** Files waiting to go with the next prompt. */
+  attached(): readonly File[] {
+    return this.files;
+  }
+
+  attach(files: readonly File[]): void {
+    this.files = [...this.files, ...files];
+    this.renderChips();
+  }
+
+  private remove(file: File): void {
+    this.files = this.files.filter((f) => f !== file);
+    this.renderChips();
+  }
+
+  private renderChips(): void {
+    const doc = this.doc;
+    this.chips.hidden = this.files.length === 0;
+    this.chips.replaceChildren(
+      ...this.files.map((f) => chip(doc, f.name || "pasted file", formatSize(f.size), "attachment-chip", () => this.remove(f))),
     );
   }
 
@@ -70,7 +119,11 @@ export class Composer {
     const text = this.prompt.value;
     if (!text.trim()) return;
     const context = [...(this.state?.context ?? [])];
-    if (this.actions.send(text, context)) this.prompt.value = "";
+    if (this.actions.send(text, context, [...this.files])) {
+      this.prompt.value = "";
+      this.files = [];
+      this.renderChips();
+    }
   }
 
   update(s: ComposerState): void {

@@ -27,6 +27,25 @@ export interface TurnInfo {
   structured: boolean;
   /** Every call of the turn's tool rounds, in order. */
   tool_calls: ToolCallInfo[];
+  /** What went with the query (metadata only, never the bytes); absent from older kernels. */
+  attachments?: AttachmentInfo[];
+}
+
+export interface AttachmentInfo {
+  kind: "image" | "pdf" | "text" | string;
+  mime: string;
+  name: string | null;
+  size?: number;
+  width?: number | null;
+  height?: number | null;
+}
+
+/** A file pasted or dropped into the composer, as `send` carries it. */
+export interface AttachmentWire {
+  name: string;
+  mime: string;
+  /** The bytes, base64. */
+  data: string;
 }
 
 export type ToolCallStatus = "requested" | "awaiting" | "running" | "done" | "error" | "denied" | "skipped";
@@ -89,7 +108,15 @@ export const TRAIT_NAMES: readonly (keyof PanelTraits)[] = [
 
 export type ViewMessage =
   | { type: "sync"; tab: string }
-  | { type: "send"; tab: string; prompt: string; model?: string; context?: string[]; max_history?: number }
+  | {
+      type: "send";
+      tab: string;
+      prompt: string;
+      model?: string;
+      context?: string[];
+      max_history?: number;
+      attachments?: AttachmentWire[];
+    }
   | { type: "stop"; tab: string }
   | { type: "retry"; tab: string }
   | { type: "new_tab"; model?: string; title?: string }

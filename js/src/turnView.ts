@@ -1,4 +1,5 @@
 /** One conversation turn: query, reasoning, streamed markdown answer, error line, footer. */
+import { turnAttachments } from "./attachments.js";
 import { h, setAttr, setText } from "./dom.js";
 import { DASH, formatCost, formatCount, formatSeconds } from "./format.js";
 import { handleCopyClick } from "./markdown.js";
@@ -19,11 +20,15 @@ export interface TurnData {
   canRetry: boolean;
   /** The turn's tool calls, each in its latest known state. */
   toolCalls?: ToolCallInfo[];
+  /** The files this view sent with the turn (their thumbnails are built from these only). */
+  localFiles?: File[];
 }
 
 export class TurnView {
   readonly el: HTMLElement;
   private readonly query: HTMLElement;
+  private readonly attachments: HTMLElement;
+  private attachmentsSig = "";
   private readonly answer: HTMLElement;
   private readonly footer: HTMLElement;
   private reasoning: HTMLDetailsElement | null = null;
@@ -43,6 +48,7 @@ export class TurnView {
     onApprove: ApproveCall | null = null,
   ) {
     this.query = h(doc, "div", { class: "ipyllm-query", "data-testid": "query" });
+    this.attachments = h(doc, "div", { class: "ipyllm-attachments", "data-testid": "turn-attachments", hidden: true });
     this.answer = h(doc, "div", { class: "ipyllm-answer ipyllm-markdown", "data-testid": "answer" });
     this.answer.addEventListener("click", handleCopyClick);
     this.markdown = new StreamingMarkdown(this.answer);
@@ -54,6 +60,7 @@ export class TurnView {
       "div",
       { class: "ipyllm-turn", "data-testid": "turn", "data-turn": index },
       this.query,
+      this.attachments,
       this.answer,
       this.tools.el,
       this.json.el,
@@ -64,11 +71,23 @@ export class TurnView {
   update(d: TurnData): void {
     setAttr(this.el, "data-status", d.status);
     setText(this.query, d.info.query);
+    this.updateAttachments(d);
     this.updateReasoning(d.reasoning);
     this.updateAnswer(this.json.split(d));
     this.tools.update(d.toolCalls ?? [], d.status);
     this.updateError(d);
     setText(this.footer, footerText(d.info, d.status));
+  }
+
+  private updateAttachments(d: TurnData): void {
+    const infos = d.info.attachments ?? [];
+    const local = d.localFiles ?? [];
+    const sig = JSON.stringify([infos, local.length]);
+    if (sig === this.attachmentsSig) return;
+    this.attachmentsSig = sig;
+    const chips = turnAttachments(this.doc, infos, local);
+    this.attachments.hidden = chips.length === 0;
+    this.attachments.replaceChildren(...chips);
   }
 
   private updateReasoning(reasoning: string): void {

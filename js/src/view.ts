@@ -6,10 +6,11 @@
  * Compact mode (`compact` trait): the turns of one tab (or one turn), the
  * notice and a Stop button while it streams.
  */
+import { MAX_ATTACHMENT_BYTES, formatSize, toWire, totalSize } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { FrameScheduler, h, setAttr, setText } from "./dom.js";
 import type { PanelState } from "./panelState.js";
-import type { TabInfo, TurnInfo } from "./protocol.js";
+import type { AttachmentWire, TabInfo, TurnInfo, ViewMessage } from "./protocol.js";
 import { SettingsPane } from "./settingsView.js";
 import { TabStrip } from "./tabStrip.js";
 import { TurnView, type TurnData } from "./turnView.js";
@@ -37,6 +38,11 @@ export class PanelView {
   private turnViews = new Map<number, TurnView>();
   private turnsTab: string | null = null;
   private readonly contexts = new Map<string, Set<string>>();
+  /**
+   * Files this view sent, by `tab:turn` (the turn the prompt should start), with the
+   * prompt: the turn shows their thumbnails from these local files only.
+   */
+  private readonly sentFiles = new Map<string, { query: string; files: File[] }>();
   /** Model chosen in the picker while no tab exists. */
   private pendingModel: string | null = null;
   private destroyed = false;
@@ -128,7 +134,7 @@ export class PanelView {
       settingsToggle.setAttribute("aria-expanded", String(settings.open));
     });
     const composer = new Composer(doc, {
-      send: (prompt, context) => this.send(prompt, context),
+      send: (prompt, context, files) => this.send(prompt, context, files),
       stop: () => {
         const tab = this.shownTab();
         if (tab) this.state.request({ type: "stop", tab: tab.id });
@@ -232,6 +238,7 @@ export class PanelView {
         length: held.length,
         canRetry: status === "error" && turn.index === latest,
         toolCalls: this.state.toolCalls(tab.id, turn),
+        localFiles: this.localFiles(tab.id, turn),
       };
       view.update(data);
       const expected: Element | null = previous ? previous.nextElementSibling : el.firstElementChild;
@@ -303,16 +310,44 @@ export class PanelView {
   }
 
   /** Returns whether the prompt was taken (so the textarea may be cleared). */
-  private send(prompt: string, context: string[]): boolean {
-    const tab = this.shownTab();
-    if (!tab) {
-      this.newTab((id) => this.state.request({ type: "send", tab: id, prompt }));
-      return true;
+  private send(prompt: string, context: string[], files: File[] = []): boolean {
+    if (totalSize(files) > MAX_ATTACHMENT_BYTES) {
+      this.state.setNotice({
+        kind: "error",
+        text: `The attachments are over ${formatSize(MAX_ATTACHMENT_BYTES)} in all; remove some or send smaller files.`,
+      });
+      return false;
     }
+    const tab = this.shownTab();
     const ids = new Set(this.state.tabs().map((t) => t.id));
-    const ctx = context.filter((id) => ids.has(id) && id !== tab.id);
-    this.state.request(ctx.length ? { type: "send", tab: tab.id, prompt, context: ctx } : { type: "send", tab: tab.id, prompt });
+    const ctx = tab ? context.filter((id) => ids.has(id) && id !== tab.id) : [];
+    const post = (id: string, index: number, attachments: AttachmentWire[]): void => {
+      const msg: ViewMessage = { type: "send", tab: id, prompt };
+      if (ctx.length) msg.context = ctx;
+      if (attachments.length) {
+        msg.attachments = attachments;
+        this.sentFiles.set(`${id}:${index}`, { query: prompt, files });
+      }
+      this.state.request(msg);
+    };
+    // Files are read before anything is sent; a file that cannot be read sends nothing.
+    const encoded: Promise<AttachmentWire[]> | null = files.length ? toWire(files) : null;
+    const go = (id: string, index: number): void => {
+      if (!encoded) return post(id, index, []);
+      encoded.then(
+        (attachments) => post(id, index, attachments),
+        () => this.state.setNotice({ kind: "error", text: "A pasted file could not be read; attach it again." }),
+      );
+    };
+    if (!tab) this.newTab((id) => go(id, 0));
+    else go(tab.id, tab.turns.length);
     return true;
+  }
+
+  /** The files this view sent with `turn` of `tab`, if it did (for thumbnails). */
+  private localFiles(tab: string, turn: TurnInfo): File[] {
+    const sent = this.sentFiles.get(`${tab}:${turn.index}`);
+    return sent && sent.query === turn.query ? sent.files : [];
   }
 
   private pickModel(model: string): void {

@@ -38,6 +38,7 @@ class TurnInfo:
     tool_calls: tuple[ToolCall, ...] = ()
     answer_from: int = 0
     structured: bool = False
+    attachments: tuple[Attachment, ...] = ()  # what went with the query (shared, frozen)
 
 
 @dataclass(eq=False, init=False)
@@ -216,6 +217,7 @@ class Turn:
             tuple(dataclasses.replace(c) for c in self.tool_calls),
             self.answer_from,
             self.structured,
+            self.attachments,
         )
 
     def as_response(self) -> Response:

@@ -227,9 +227,14 @@ class PanelController:
         if content.get("model"):
             tab.set_model(str(content["model"]))
         context = [str(c) for c in content.get("context") or () if c != tab.id]
+        attachments = _attachments(content.get("attachments"))
         # The tab's own max_history applies unless the message names one (a bad one is
         # refused before anything is sent).
-        tab.send(prompt, context=context, max_history=content.get("max_history"))
+        tab.send(
+            [prompt, *attachments] if attachments else prompt,
+            context=context,
+            max_history=content.get("max_history"),
+        )
 
     def _stop(self, content: Json) -> None:
         tab = self.manager.find(str(content.get("tab", "")))
@@ -306,6 +311,48 @@ def _safe_key_status(provider: str) -> str:
         return _registry.key_status(provider)
     except LLMError:  # an unknown provider
         return "missing"
+
+
+# What one prompt from the panel may attach, in all (decoded bytes).
+MAX_ATTACHMENT_BYTES = 20_000_000
+
+
+def _attachments(raw: object) -> list[Any]:
+    """A ``send`` message's ``attachments`` as what ``ipyllm.File`` makes of them;
+    :class:`PanelError` (before anything is sent) for a bad list or one over the cap."""
+    if not raw:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(a, dict) for a in raw):
+        raise PanelError(
+            "The panel sent attachments that are not a list of files; reload the page."
+        )
+    encoded = sum(len(str(a.get("data") or "")) for a in raw)
+    if encoded * 3 // 4 > MAX_ATTACHMENT_BYTES:
+        raise PanelError(
+            f"The attachments are over {MAX_ATTACHMENT_BYTES // 1_000_000} MB in all; "
+            "remove some or send smaller files."
+        )
+    import base64
+    import binascii
+
+    # What ipyllm.File(bytes, mime=) does, keeping the file's name: an image is sent
+    # as an image (its type told from its bytes), a PDF or a UTF-8 text as a file.
+    from .._attachments.sources import _file_attachment
+
+    out: list[Any] = []
+    for item in raw:
+        name = str(item.get("name") or "") or None
+        mime = str(item.get("mime") or "") or None
+        try:
+            data = base64.b64decode(str(item.get("data") or ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise PanelError(
+                f"The attachment {name or ''!r} did not arrive whole; attach it again."
+            ) from None
+        if not data:
+            raise PanelError(f"The attachment {name or ''!r} is empty; attach another file.")
+        out.append(_file_attachment(data, mime, name))
+    return out
 
 
 def _one_line(exc: BaseException) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from .. import _registry
 from .._manager.tab import Tab
 from .._manager.turn import TurnInfo
-from .._types import ToolCall
+from .._types import Attachment, ToolCall
 
 Json = dict[str, Any]
 
@@ -35,6 +35,19 @@ def turn_info(turn: TurnInfo) -> Json:
         "answer_from": turn.answer_from,
         "structured": turn.structured,
         "tool_calls": [call_info(i, c) for i, c in enumerate(turn.tool_calls)],
+        "attachments": [attachment_info(a) for a in turn.attachments],
+    }
+
+
+def attachment_info(att: Attachment) -> Json:
+    """What a turn shows of an attachment: never its bytes, nor a URL to load."""
+    return {
+        "kind": att.kind,
+        "mime": att.mime,
+        "name": att.name,
+        "size": len(att.data),
+        "width": att.width,
+        "height": att.height,
     }
 
 
