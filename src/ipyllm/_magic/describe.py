@@ -105,12 +105,7 @@ def _pandas_series(s: Any, name: str) -> str:
 
 def _pandas_rows(data: Any, rows: int, to_rows: Any) -> list[str]:
     header = ["index", *(data.columns if hasattr(data, "columns") else ["value"])]
-    if rows <= 2 * _ROWS:
-        return ["All rows:\n\n" + _table(header, to_rows(data))]
-    return [
-        f"First {_ROWS} rows:\n\n" + _table(header, to_rows(data.head(_ROWS))),
-        f"Last {_ROWS} rows:\n\n" + _table(header, to_rows(data.tail(_ROWS))),
-    ]
+    return _head_and_tail(data, rows, header, to_rows)
 
 
 def _polars_frame(df: Any, name: str) -> str:
@@ -126,7 +121,7 @@ def _polars_frame(df: Any, name: str) -> str:
     ]
     if cols > _COLUMNS:
         parts.append(f"(the first {_COLUMNS} of {cols:,} columns)")
-    parts += _polars_rows(shown, rows, list(shown.columns), lambda part: part.rows())
+    parts += _head_and_tail(shown, rows, list(shown.columns), lambda part: part.rows())
     return "\n\n".join(parts)
 
 
@@ -135,11 +130,13 @@ def _polars_series(s: Any, name: str) -> str:
         f"{_title('polars Series', name)} {s.name!r}: {len(s):,} values, dtype {s.dtype}, "
         f"{s.null_count():,} nulls"
     ]
-    parts += _polars_rows(s, len(s), ["value"], lambda part: [[v] for v in part.to_list()])
+    parts += _head_and_tail(s, len(s), ["value"], lambda part: [[v] for v in part.to_list()])
     return "\n\n".join(parts)
 
 
-def _polars_rows(data: Any, rows: int, header: list[str], to_rows: Any) -> list[str]:
+def _head_and_tail(data: Any, rows: int, header: list[str], to_rows: Any) -> list[str]:
+    """Every row as a table when there are few, else the first and the last ``_ROWS``
+    (pandas and polars both slice with ``head``/``tail``)."""
     if rows <= 2 * _ROWS:
         return ["All rows:\n\n" + _table(header, to_rows(data))]
     return [
