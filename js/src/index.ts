@@ -7,6 +7,7 @@
  * `render` builds its own DOM and asks for a `sync` of the tabs it shows.
  */
 import "./styles.css";
+import { notebookInserter } from "./notebookCells.js";
 import { PanelState } from "./panelState.js";
 import { TRAIT_NAMES, type KernelMessage, type WidgetModel } from "./protocol.js";
 import { PanelView } from "./view.js";
@@ -50,7 +51,7 @@ export function createPanelWidget(): PanelWidget {
   const render = ({ model, el }: { model: WidgetModel; el: HTMLElement }): (() => void) => {
     // A host that skips `initialize` still gets a working panel.
     if (!state) initialize({ model });
-    const view = new PanelView(state!, el);
+    const view = new PanelView(state!, el, notebookInserter(model));
     return () => view.destroy();
   };
 

@@ -5,8 +5,9 @@
  * HTML shows as the text that was typed, images become a placeholder naming
  * their URL (nothing is fetched), and only http(s)/mailto/# links keep their
  * target. DOMPurify then allow-lists what is left, highlight.js colours code
- * blocks (from their text, after sanitizing), and each block gets a copy
- * button. Nothing in an answer can run script or make the page fetch.
+ * blocks (from their text, after sanitizing), and each block gets a bar with
+ * Copy (and Insert below, where the notebook is reachable). Nothing in an
+ * answer can run script or make the page fetch.
  *
  * `renderBlocks` is the same policy applied to some of a text's top-level
  * tokens (`lexBlocks`), for the streaming renderer (`streamingMarkdown.ts`):
@@ -26,6 +27,7 @@ import typescript from "highlight.js/lib/languages/typescript";
 import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
 import { Lexer, Marked, type Token, type TokensList } from "marked";
+import type { InsertCode } from "./notebookCells.js";
 
 const LANGUAGES = { bash, css, javascript, json, markdown: markdownLang, plaintext, python, sql, typescript, xml, yaml };
 for (const [name, lang] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, lang);
@@ -96,6 +98,8 @@ const SANITIZE = {
 };
 
 export const COPY_CLASS = "ipyllm-copy";
+/** Shown only where the panel can reach its notebook (`notebookCells.ts`); CSS hides it elsewhere. */
+export const INSERT_CLASS = "ipyllm-insert";
 
 /** Link reference definitions (`[label]: url`) by normalised label, as the lexer keeps them. */
 export type LinkDefs = TokensList["links"];
@@ -165,28 +169,48 @@ function decorateCodeBlock(code: HTMLElement): void {
   const wrap = doc.createElement("div");
   wrap.className = "ipyllm-code";
   if (lang) wrap.dataset.lang = lang;
-  const button = doc.createElement("button");
-  button.type = "button";
-  button.className = COPY_CLASS;
-  // The label comes from CSS (data-state), so the answer's text stays the model's text.
-  button.dataset.state = "idle";
-  button.title = "Copy code";
-  button.setAttribute("aria-label", "Copy code");
+  // The labels come from CSS (data-state), so the answer's text stays the model's text.
+  const copy = codeButton(doc, COPY_CLASS, "Copy code");
+  const insert = codeButton(doc, INSERT_CLASS, "Insert the code in a new cell below");
+  const bar = doc.createElement("div");
+  bar.className = "ipyllm-code-bar";
+  bar.append(insert, copy);
   pre.replaceWith(wrap);
-  wrap.append(button, pre);
+  wrap.append(bar, pre);
 }
 
-/** Click handler for a rendered answer: copies the code block whose button was clicked. */
-export function handleCopyClick(event: Event): void {
+function codeButton(doc: Document, className: string, title: string): HTMLButtonElement {
+  const button = doc.createElement("button");
+  button.type = "button";
+  button.className = className;
+  button.dataset.state = "idle";
+  button.title = title;
+  button.setAttribute("aria-label", title);
+  return button;
+}
+
+function codeOf(button: Element): string {
+  return button.closest(".ipyllm-code")?.querySelector("pre > code")?.textContent ?? "";
+}
+
+function flash(button: HTMLElement, ok: boolean, done: string): void {
+  button.dataset.state = ok ? done : "failed";
+  setTimeout(() => (button.dataset.state = "idle"), 1500);
+}
+
+/**
+ * Click handler for a rendered answer: Copy copies its code block; Insert below
+ * (when `insert` is given) puts the block into a new notebook cell.
+ */
+export function handleCodeBarClick(event: Event, insert: InsertCode | null = null): void {
   const target = event.target as Element | null;
-  const button = target?.closest?.(`.${COPY_CLASS}`) as HTMLButtonElement | null;
-  if (!button) return;
-  const code = button.parentElement?.querySelector("pre > code");
-  const text = code?.textContent ?? "";
-  void copyText(text, button.ownerDocument).then((ok) => {
-    button.dataset.state = ok ? "copied" : "failed";
-    setTimeout(() => (button.dataset.state = "idle"), 1500);
-  });
+  const copy = target?.closest?.(`.${COPY_CLASS}`) as HTMLButtonElement | null;
+  if (copy) {
+    void copyText(codeOf(copy), copy.ownerDocument).then((ok) => flash(copy, ok, "copied"));
+    return;
+  }
+  const put = target?.closest?.(`.${INSERT_CLASS}`) as HTMLButtonElement | null;
+  if (put && insert) flash(put, insert(codeOf(put), put), "inserted");
 }
 
 async function copyText(text: string, doc: Document): Promise<boolean> {

@@ -2,7 +2,8 @@
 import { turnAttachments } from "./attachments.js";
 import { h, setAttr, setText } from "./dom.js";
 import { DASH, formatCost, formatCount, formatSeconds } from "./format.js";
-import { handleCopyClick } from "./markdown.js";
+import { handleCodeBarClick } from "./markdown.js";
+import type { InsertCode } from "./notebookCells.js";
 import type { ToolCallInfo, TurnInfo } from "./protocol.js";
 import { StreamingMarkdown } from "./streamingMarkdown.js";
 import { StructuredAnswer } from "./structuredAnswer.js";
@@ -46,11 +47,12 @@ export class TurnView {
     index: number,
     private readonly onRetry: () => void,
     onApprove: ApproveCall | null = null,
+    insert: InsertCode | null = null,
   ) {
     this.query = h(doc, "div", { class: "ipyllm-query", "data-testid": "query" });
     this.attachments = h(doc, "div", { class: "ipyllm-attachments", "data-testid": "turn-attachments", hidden: true });
     this.answer = h(doc, "div", { class: "ipyllm-answer ipyllm-markdown", "data-testid": "answer" });
-    this.answer.addEventListener("click", handleCopyClick);
+    this.answer.addEventListener("click", (event) => handleCodeBarClick(event, insert));
     this.markdown = new StreamingMarkdown(this.answer);
     this.footer = h(doc, "div", { class: "ipyllm-footer", "data-testid": "footer" });
     this.tools = new ToolCards(doc, onApprove);

@@ -9,6 +9,7 @@
 import { MAX_ATTACHMENT_BYTES, formatSize, toWire, totalSize } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { FrameScheduler, h, setAttr, setText } from "./dom.js";
+import type { InsertCode } from "./notebookCells.js";
 import type { PanelState } from "./panelState.js";
 import type { AttachmentWire, TabInfo, TurnInfo, ViewMessage } from "./protocol.js";
 import { SettingsPane } from "./settingsView.js";
@@ -54,6 +55,8 @@ export class PanelView {
   constructor(
     private readonly state: PanelState,
     private readonly host: HTMLElement,
+    /** Puts a code block into the notebook; null where the front end offers no way (no button then). */
+    private readonly insert: InsertCode | null = null,
   ) {
     this.doc = host.ownerDocument;
     const doc = this.doc;
@@ -64,7 +67,11 @@ export class PanelView {
     this.conversation = h(doc, "div", { class: "ipyllm-conversation", "aria-live": "polite" });
     this.conversation.addEventListener("scroll", () => (this.pinned = nearEnd(this.conversation)), { passive: true });
     this.resizes = typeof ResizeObserver === "function" ? new ResizeObserver(() => this.stick()) : null;
-    this.root = h(doc, "div", { class: "ipyllm-panel", "data-lm-suppress-shortcuts": "true" });
+    this.root = h(doc, "div", {
+      class: "ipyllm-panel",
+      "data-lm-suppress-shortcuts": "true",
+      "data-insert": insert ? "true" : "false",
+    });
     this.scheduler = new FrameScheduler(() => this.render());
     this.unsubscribe = state.subscribe(() => this.scheduler.schedule());
     host.append(this.root);
@@ -224,6 +231,7 @@ export class PanelView {
       if (!view) {
         view = new TurnView(this.doc, turn.index, () => this.state.request({ type: "retry", tab: tab.id }), (index, run, failed) =>
           this.state.request({ type: "approve", tab: tab.id, index, run }, (reply) => void (reply.type === "error" && failed())),
+          this.insert,
         );
         this.turnViews.set(turn.index, view);
         this.resizes?.observe(view.el);

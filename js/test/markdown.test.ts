@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { handleCopyClick, renderMarkdown } from "../src/markdown.js";
+import { handleCodeBarClick, renderMarkdown } from "../src/markdown.js";
 
 function render(text: string): HTMLElement {
   const div = document.createElement("div");
@@ -78,10 +78,37 @@ describe("renderMarkdown code blocks", () => {
     expect(el.querySelector("img")).toBeNull();
   });
 
-  it("adds one copy button per block, none for inline code", () => {
+  it("adds one bar (Insert below, Copy) per block, none for inline code", () => {
     const el = render("Use `x` here.\n\n```python\na = 1\n```\n\n```\nplain\n```");
     expect(el.querySelectorAll(".ipyllm-copy")).toHaveLength(2);
-    expect(el.querySelectorAll(".ipyllm-code > .ipyllm-copy + pre > code")).toHaveLength(2);
+    expect(el.querySelectorAll(".ipyllm-code > .ipyllm-code-bar + pre > code")).toHaveLength(2);
+    expect(el.querySelectorAll(".ipyllm-code-bar > .ipyllm-insert + .ipyllm-copy")).toHaveLength(2);
+  });
+
+  it("inserts the block's code as text through the host's inserter", () => {
+    const hostile = "<script>alert(1)</script>\nprint('x')\n";
+    const el = render("```python\n" + hostile + "```\n\n```\nsecond\n```");
+    const seen: [string, Element][] = [];
+    el.addEventListener("click", (event) => handleCodeBarClick(event, (code, from) => (seen.push([code, from]), true)));
+    const buttons = [...el.querySelectorAll<HTMLButtonElement>(".ipyllm-insert")] as [HTMLButtonElement, HTMLButtonElement];
+    buttons[0].click();
+    expect(seen).toEqual([[hostile, buttons[0]]]);
+    expect(buttons[0].dataset.state).toBe("inserted");
+    buttons[1].click();
+    expect(seen[1]?.[0]).toBe("second\n");
+  });
+
+  it("says when the insert failed, and does nothing without an inserter", () => {
+    const el = render("```\nx = 1\n```");
+    const button = el.querySelector<HTMLButtonElement>(".ipyllm-insert")!;
+    const off = (event: Event) => handleCodeBarClick(event, null);
+    el.addEventListener("click", off);
+    button.click();
+    expect(button.dataset.state).toBe("idle");
+    el.removeEventListener("click", off);
+    el.addEventListener("click", (event) => handleCodeBarClick(event, () => false));
+    button.click();
+    expect(button.dataset.state).toBe("failed");
   });
 
   it("copies the block's code", async () => {
@@ -89,7 +116,7 @@ describe("renderMarkdown code blocks", () => {
     Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
     const el = render("```python\nprint('x')\n```");
     const button = el.querySelector<HTMLButtonElement>(".ipyllm-copy")!;
-    el.addEventListener("click", handleCopyClick);
+    el.addEventListener("click", (event) => handleCodeBarClick(event));
     button.click();
     await new Promise((r) => setTimeout(r, 0));
     expect(writeText).toHaveBeenCalledWith("print('x')\n");
