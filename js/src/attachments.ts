@@ -67,6 +67,16 @@ function localImageUrl(file: File): string | null {
   return url.startsWith("blob:") ? url : null;
 }
 
+/** Let the browser free the thumbnails of these files (the view that showed them is gone). */
+export function releaseLocalImages(files: Iterable<File>): void {
+  for (const file of files) {
+    const url = thumbUrls.get(file);
+    if (url === undefined) continue;
+    thumbUrls.delete(file);
+    if (typeof URL.revokeObjectURL === "function") URL.revokeObjectURL(url);
+  }
+}
+
 /** A chip: name and size, and a remove button when `onRemove` is given. */
 export function chip(doc: Document, name: string, detail: string, testid: string, onRemove?: () => void): HTMLElement {
   const el = h(

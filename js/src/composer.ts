@@ -78,12 +78,20 @@ export class Composer {
       this.chips,
       h(doc, "div", { class: "ipyllm-controls" }, this.picker, this.contextBox, h(doc, "span", { class: "ipyllm-spacer" }), this.button),
     );
+    // While files are dragged over it, the composer shows it takes them (data-drop).
+    const dragging = (on: boolean) => setAttr(this.el, "data-drop", on ? "true" : "false");
     this.el.addEventListener("dragover", (e) => {
       if (![...(e.dataTransfer?.types ?? [])].includes("Files")) return;
       e.preventDefault();
       if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+      dragging(true);
+    });
+    this.el.addEventListener("dragleave", (e) => {
+      // Leaving for one of its own children is not leaving the composer.
+      if (!(e.relatedTarget instanceof Node && this.el.contains(e.relatedTarget))) dragging(false);
     });
     this.el.addEventListener("drop", (e) => {
+      dragging(false);
       const files = filesOf(e.dataTransfer);
       if (!files.length) return;
       e.preventDefault();

@@ -6,7 +6,7 @@
  * Compact mode (`compact` trait): the turns of one tab (or one turn), the
  * notice and a Stop button while it streams.
  */
-import { MAX_ATTACHMENT_BYTES, formatSize, toWire, totalSize } from "./attachments.js";
+import { MAX_ATTACHMENT_BYTES, formatSize, releaseLocalImages, toWire, totalSize } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { FrameScheduler, h, setAttr, setText } from "./dom.js";
 import type { InsertCode } from "./notebookCells.js";
@@ -95,6 +95,7 @@ export class PanelView {
 
   destroy(): void {
     this.destroyed = true;
+    releaseLocalImages([...this.sentFiles.values()].flatMap((sent) => sent.files));
     this.scheduler.cancel();
     this.resizes?.disconnect();
     this.unsubscribe();

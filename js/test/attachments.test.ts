@@ -114,4 +114,49 @@ describe("pasted files", () => {
     expect(img.getAttribute("src")).toBe("blob:local-1");
     expect(created).toEqual([shot]);
   });
+
+  it("a closed view lets the browser free its thumbnails", async () => {
+    const revoked: string[] = [];
+    const [create, revoke] = [URL.createObjectURL, URL.revokeObjectURL];
+    URL.createObjectURL = () => "blob:local-2";
+    URL.revokeObjectURL = (url: string) => void revoked.push(url);
+    cleanups.push(() => void ((URL.createObjectURL = create), (URL.revokeObjectURL = revoke)));
+    const widget = createPanelWidget();
+    const model = new FakeModel({ providers: PROVIDERS, tabs: [tab("t1")] });
+    const stopModel = widget.initialize({ model });
+    const el = document.body.appendChild(document.createElement("div"));
+    const close = widget.render({ model, el });
+    const prompt = el.querySelector<HTMLTextAreaElement>("[data-testid=prompt]")!;
+    paste(prompt, [new File([PNG], "a.png", { type: "image/png" })]);
+    prompt.value = "see";
+    el.querySelector<HTMLButtonElement>("[data-testid=send]")!.click();
+    await frame();
+    const info = { kind: "image", mime: "image/png", name: "a.png", size: 11, width: 1, height: 1 };
+    model.set("tabs", [tab("t1", [turn(0, { query: "see", attachments: [info] })])]);
+    await frame();
+    expect(el.querySelector("[data-testid=attachment-thumb]")).not.toBeNull();
+    expect(revoked).toEqual([]);
+    close();
+    stopModel();
+    expect(revoked).toEqual(["blob:local-2"]);
+  });
+
+  it("the composer shows it takes files while they are dragged over it", () => {
+    const { $ } = mount({ tabs: [tab("t1")] });
+    const composer = $(".ipyllm-composer")!;
+    const drag = (type: string, types: string[]) => {
+      const event = new Event(type, { bubbles: true, cancelable: true });
+      Object.defineProperty(event, "dataTransfer", { value: { types, files: [], items: [] } });
+      composer.dispatchEvent(event);
+    };
+    drag("dragover", ["text/plain"]);
+    expect(composer.getAttribute("data-drop")).not.toBe("true");
+    drag("dragover", ["Files"]);
+    expect(composer.getAttribute("data-drop")).toBe("true");
+    drag("dragleave", ["Files"]);
+    expect(composer.getAttribute("data-drop")).toBe("false");
+    drag("dragover", ["Files"]);
+    drag("drop", ["Files"]);
+    expect(composer.getAttribute("data-drop")).toBe("false");
+  });
 });
