@@ -1,11 +1,13 @@
 """Attachments reach each provider family in its documented shape, through the loopback
 FakeLLMServer: a real matplotlib figure, a PDF and a text file; oversize images arrive
-scaled down; a kind the provider cannot take is refused before any request."""
+scaled down; a kind the provider cannot take, a document over its limit and a request
+whose attachments add up to more than it takes are refused before any request."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,6 +155,108 @@ def test_kinds_a_provider_cannot_take_are_refused_before_any_request(
     assert s.tab.turns == []  # nothing recorded either
 
 
+# The families that take PDFs and text files by default.
+DOC_FAMILIES = ("openai", "anthropic", "gemini")
+DOC_NAMES = {"pdf": ("report.pdf", "PDF"), "text": ("notes.txt", "text file")}
+
+
+def _pdf(size: int) -> bytes:
+    """A PDF of exactly ``size`` bytes: the tiny one, padded after its end."""
+    return TINY_PDF + b"\n" * (size - len(TINY_PDF))
+
+
+def _document(tmp_path: Path, kind: str, size: int) -> ipyllm.File:
+    name = DOC_NAMES[kind][0]
+    (tmp_path / name).write_bytes(_pdf(size) if kind == "pdf" else b"x" * size)
+    return ipyllm.File(tmp_path / name)
+
+
+def _sent_document(family: str, body: dict[str, Any]) -> bytes:
+    """The first attachment's bytes as they arrived (a text part keeps its framing)."""
+    if family == "openai":
+        part = body["messages"][-1]["content"][0]
+        if part["type"] == "text":
+            return str(part["text"]).encode()
+        return base64.b64decode(part["file"]["file_data"].partition(",")[2])
+    if family == "anthropic":
+        source = body["messages"][-1]["content"][0]["source"]
+        data = source["data"]
+        return data.encode() if source["type"] == "text" else base64.b64decode(data)
+    return base64.b64decode(body["contents"][-1]["parts"][0]["inlineData"]["data"])
+
+
+@pytest.mark.usefixtures("restore_provider_settings")
+@pytest.mark.parametrize("kind", ["pdf", "text"])
+@pytest.mark.parametrize("family", DOC_FAMILIES)
+def test_a_document_over_the_limit_is_refused_before_any_request(
+    fake: FakeLLMServer, family: str, kind: str, tmp_path: Path
+) -> None:
+    ipyllm.configure(family, max_document_bytes=1000)
+    s = session(fake, family)
+    with pytest.raises(ipyllm.AttachmentError) as caught:
+        s.ask(["Summarise it.", _document(tmp_path, kind, 1001)])
+    message = str(caught.value)
+    name, label = DOC_NAMES[kind]
+    assert f"Cannot send the {label} {name} to {family}" in message
+    assert "it is 1,001 bytes" in message
+    assert f"({family}) takes documents of up to 1,000 bytes" in message
+    assert "Send a smaller file" in message
+    assert ("split the PDF" in message) == (kind == "pdf")
+    assert "into the prompt" in message
+    assert caught.value.provider == family
+    assert len(fake.requests) == 0
+    assert s.tab.turns == []
+
+
+@pytest.mark.usefixtures("restore_provider_settings")
+@pytest.mark.parametrize("kind", ["pdf", "text"])
+@pytest.mark.parametrize("family", DOC_FAMILIES)
+def test_a_document_at_the_limit_goes(
+    fake: FakeLLMServer, family: str, kind: str, tmp_path: Path
+) -> None:
+    ipyllm.configure(family, max_document_bytes=1000)
+    body = ask(fake, family, ["Summarise it.", _document(tmp_path, kind, 1000)])
+    sent = _sent_document(family, body)
+    if kind == "pdf" or family != "openai":
+        assert sent == (_pdf(1000) if kind == "pdf" else b"x" * 1000)
+    else:  # a text part: the file inside <file> tags
+        assert b"x" * 1000 in sent
+
+
+def test_the_catalog_limit_refuses_a_pdf_one_byte_over(fake: FakeLLMServer) -> None:
+    from ipyllm import _registry
+
+    limit = _registry.effective_spec("anthropic").max_document_bytes
+    assert limit == 24_000_000  # 32 MB per request, base64 included (catalog.py)
+    s = session(fake, "anthropic")
+    with pytest.raises(ipyllm.AttachmentError, match=r"up to 24\.0 MB \(24,000,000 bytes\)"):
+        s.ask(["Read it.", ipyllm.File(_pdf(limit + 1))])
+    assert len(fake.requests) == 0
+
+
+def test_the_request_total_counts_the_historys_attachments(
+    fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from ipyllm import _registry
+
+    row = _registry._rows["gemini"]
+    assert row.max_request_attachment_bytes == 75_000_000  # 100 MB as base64
+    small = dataclasses.replace(row, max_request_attachment_bytes=2500)
+    monkeypatch.setitem(_registry._rows, "gemini", small)
+    s = session(fake, "gemini")
+    fake.add_reply("A short report.")
+    s.ask(["Read it.", _document(tmp_path, "pdf", 1500)])
+    with pytest.raises(ipyllm.AttachmentError) as caught:
+        s.ask(["And these notes?", _document(tmp_path, "text", 1500)])
+    message = str(caught.value)
+    assert "together they are 3,000 bytes" in message
+    assert "up to 2,500 bytes in one request" in message
+    assert "Google Gemini (gemini)" in message
+    assert len(fake.requests) == 1  # the first prompt's; the second never left
+
+
 def test_an_image_url_goes_as_a_url_where_the_provider_fetches_it(fake: FakeLLMServer) -> None:
     url = "https://example.com/chart.png"
     body = ask(fake, "openai", ["What is this?", ipyllm.Image(url)])
@@ -216,6 +320,24 @@ def test_an_endpoint_says_what_it_takes(fake: FakeLLMServer, endpoint: str) -> N
     assert fake.requests[-1].json["messages"][-1]["content"][0]["type"] == "file"
     with pytest.raises(ipyllm.InvalidOptionError, match="unknown attachment kind 'video'"):
         ipyllm.register_endpoint(endpoint, fake.base_url("openai"), attachments={"video"})
+
+
+def test_an_endpoint_says_how_large_a_document_it_takes(fake: FakeLLMServer, endpoint: str) -> None:
+    url = fake.base_url("openai")
+    ipyllm.register_endpoint(endpoint, url, max_document_bytes=500)
+    notes = ipyllm.File(b"y" * 501, mime="text/plain")
+    with pytest.raises(ipyllm.AttachmentError, match="takes documents of up to 500 bytes"):
+        ipyllm.Session(f"{endpoint}:m").ask(["Read it.", notes])
+    assert len(fake.requests) == 0
+    ipyllm.configure(endpoint, max_document_bytes=501)
+    fake.add_reply("ok")
+    ipyllm.Session(f"{endpoint}:m").ask(["Read it.", notes])
+    assert len(fake.requests) == 1
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ipyllm.InvalidOptionError, match="positive whole number"):
+            ipyllm.configure(endpoint, max_document_bytes=bad)  # type: ignore[arg-type]
+        with pytest.raises(ipyllm.InvalidOptionError, match="positive whole number"):
+            ipyllm.register_endpoint(endpoint, url, max_document_bytes=bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.usefixtures("restore_provider_settings")

@@ -68,6 +68,7 @@ _SPEC_SETTINGS = frozenset(
         "allow_insecure_http",
         "attachments",
         "attachment_urls",
+        "max_document_bytes",
     }
 )
 
@@ -253,6 +254,7 @@ def configure(
     max_event_bytes: int | None = None,
     attachments: Iterable[str] | None = None,
     attachment_urls: bool | None = None,
+    max_document_bytes: int | None = None,
 ) -> None:
     """Set a provider's defaults for this process (base URL, extra headers, model list,
     default model, limits, attachments).
@@ -268,7 +270,9 @@ def configure(
     reasoning kept from one answer (8 Mi), ``max_event_bytes`` the largest SSE
     event or NDJSON line (8 MiB). ``attachments`` lists the kinds its models
     take (``"image"``, ``"pdf"``, ``"text"``; others are refused before sending),
-    ``attachment_urls`` whether it fetches images given by URL. ``None`` leaves a
+    ``attachment_urls`` whether it fetches images given by URL, ``max_document_bytes``
+    the largest PDF or text file it takes (a larger one is refused before sending;
+    the default is the provider's documented limit). ``None`` leaves a
     setting as it is; a value given to ``Session``, ``Tab.send`` or ``%%llm`` wins
     over these.
     """
@@ -297,6 +301,8 @@ def configure(
         changes["attachments"] = _check_attachment_kinds(attachments, origin)
     if attachment_urls is not None:
         changes["attachment_urls"] = bool(attachment_urls)
+    if max_document_bytes is not None:
+        changes["max_document_bytes"] = _check_byte_limit(max_document_bytes, origin)
     with _lock:
         _overrides.setdefault(provider, {}).update(changes)
     retire_stale(provider)
@@ -312,6 +318,7 @@ def register_endpoint(
     default_model: str | None = None,
     allow_insecure_http: bool = False,
     attachments: Iterable[str] | None = None,
+    max_document_bytes: int | None = None,
 ) -> None:
     """Add a named OpenAI-compatible endpoint, usable as ``"name:model"``.
 
@@ -320,7 +327,8 @@ def register_endpoint(
     ``allow_insecure_http=True`` lets that key go over plain ``http://`` to a
     host that is not loopback or on a private network. ``attachments`` lists the
     kinds its models take (default images and text files; ``{"image", "pdf",
-    "text"}`` for a server that reads PDF file parts). Registering a name again
+    "text"}`` for a server that reads PDF file parts), ``max_document_bytes`` the
+    largest PDF or text file it takes (default 32 MB, OpenAI's). Registering a name again
     replaces its row and forgets what :func:`configure` set for it.
     """
     if not name or ":" in name or any(c.isspace() for c in name):
@@ -333,6 +341,9 @@ def register_endpoint(
     if default_model is not None:
         default_model = _check_model_name(default_model, origin)
     kinds = None if attachments is None else _check_attachment_kinds(attachments, origin)
+    doc_limit = None
+    if max_document_bytes is not None:
+        doc_limit = _check_byte_limit(max_document_bytes, origin)
     with _lock:
         template = _rows[ENDPOINT_TEMPLATE]
     spec = dataclasses.replace(
@@ -347,6 +358,7 @@ def register_endpoint(
         headers=dict(headers or {}),
         allow_insecure_http=bool(allow_insecure_http),
         attachments=template.attachments if kinds is None else kinds,
+        max_document_bytes=template.max_document_bytes if doc_limit is None else doc_limit,
     )
     with _lock:
         _rows[name] = spec
@@ -363,6 +375,14 @@ def _check_attachment_kinds(kinds: Iterable[str], origin: str) -> frozenset[str]
             f"choose among {', '.join(map(repr, sorted(ATTACHMENT_KINDS)))}."
         )
     return chosen
+
+
+def _check_byte_limit(value: object, origin: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidOptionError(
+            f"{origin}: max_document_bytes must be a positive whole number of bytes, not {value!r}."
+        )
+    return value
 
 
 def retire_stale(name: str) -> None:

@@ -36,6 +36,11 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         # 2048×2048, so more pixels are only bytes (the spec defaults: 2048 px, 20 MB).
         attachments=frozenset({"image", "pdf", "text"}),
         attachment_urls=True,
+        # platform.openai.com/docs/guides/pdf-files ("File inputs"): up to 32 MB of file
+        # content in one request. The images guide's 50 MB payload per request holds
+        # 37.5 MB once base64 (data URIs) is counted: the bound on all attachments.
+        max_document_bytes=32_000_000,
+        max_request_attachment_bytes=37_500_000,
     ),
     ProviderSpec(
         name="anthropic",
@@ -48,14 +53,20 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         models=("claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"),
         max_temperature=1.0,  # the Messages API: "Ranges from 0.0 to 1.0"
         # image / document blocks (base64, a URL for images; text files as text documents).
-        # docs.anthropic.com, "Vision": JPEG, PNG, GIF, WebP; an image whose long edge is
-        # over 1568 px is scaled down by the API (and over 2000 px is refused when a
-        # request holds more than 20 images); 5 MB per image, which the API has been seen
-        # counting on the base64 text (4/3 of the bytes): 3.75 MB of image is always under.
+        # docs.anthropic.com/en/docs/vision: JPEG, PNG, GIF, WebP; an image whose long edge
+        # is over 1568 px is scaled down by the API (over 8000×8000 px is refused, 2000×2000
+        # when a request holds more than 20 images); 5 MB per image, which the API counts
+        # on the base64 text (4/3 of the bytes): 3.75 MB of image is always under.
         attachments=frozenset({"image", "pdf", "text"}),
         attachment_urls=True,
         max_image_edge=1568,
         max_image_bytes=3_750_000,
+        # docs.anthropic.com/en/api/overview ("Request size limits") and
+        # docs.anthropic.com/en/docs/build-with-claude/pdf-support: 32 MB per Messages
+        # request, base64 included, so 24 MB of files in all; 100 pages per request
+        # (600 for larger-context models), which ipyllm does not count (the API says so).
+        max_document_bytes=24_000_000,
+        max_request_attachment_bytes=24_000_000,
     ),
     ProviderSpec(
         name="gemini",
@@ -66,14 +77,21 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         default_model="gemini-2.5-flash",
         models=("gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"),
-        # inlineData parts. ai.google.dev, "Image understanding": PNG, JPEG, WebP, HEIC,
-        # HEIF (no GIF: converted); inline data only while the whole request is under
-        # 20 MB. Google's Vertex AI table gives 7 MB per inline file, the bound used here.
-        # No pixel limit is documented (images are tiled at 768×768): 3072 px is 4 tiles.
+        # inlineData parts. ai.google.dev/gemini-api/docs/image-understanding: PNG, JPEG,
+        # WebP, HEIC, HEIF (no GIF: converted). No per-image byte or pixel limit is
+        # documented for the Gemini API (images are tiled at 768×768: 3072 px is 4 tiles);
+        # 7 MB is our bound, the smallest per-file inline limit of Google's Vertex AI
+        # table (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/image-understanding).
         attachments=frozenset({"image", "pdf", "text"}),
         image_mimes=frozenset({"image/png", "image/jpeg", "image/webp"}),
         max_image_edge=3072,
         max_image_bytes=7_000_000,
+        # ai.google.dev/gemini-api/docs/file-input-methods: inline PDFs up to 50 MB, and
+        # at most 100 MB of inline data per request, base64-encoded (raised from 20 MB in
+        # January 2026: blog.google/innovation-and-ai/technology/developers-tools/
+        # gemini-api-new-file-limits), so 75 MB of files in all.
+        max_document_bytes=50_000_000,
+        max_request_attachment_bytes=75_000_000,
     ),
     ProviderSpec(
         name="xai",

@@ -24,8 +24,9 @@ class ProviderSpec:
     """One provider: where it lives, how it authenticates, what it serves, its quirks.
 
     The catalog's rows are the defaults; ``ipyllm.configure`` may replace ``base_url``,
-    ``headers``, ``models``, ``default_model``, ``allow_insecure_http``, ``attachments``
-    and ``attachment_urls`` for a process (the registry's ``effective_spec``).
+    ``headers``, ``models``, ``default_model``, ``allow_insecure_http``, ``attachments``,
+    ``attachment_urls`` and ``max_document_bytes`` for a process (the registry's
+    ``effective_spec``).
     """
 
     name: str
@@ -83,6 +84,14 @@ class ProviderSpec:
     image_mimes: frozenset[str] = IMAGE_MIMES
     max_image_edge: int = 2048
     max_image_bytes: int = 20_000_000
+    # Document limits, in bytes of the file as read (base64's 4/3 already allowed for
+    # where a provider counts the encoded request). A PDF or text file over
+    # max_document_bytes is refused before sending (a document cannot be scaled down
+    # like an image): OpenAI's 32 MB by default. max_request_attachment_bytes bounds
+    # the sum of every attachment one request carries, the history's included and
+    # images as fitted; None where no bound is documented (OpenAI-compatible servers).
+    max_document_bytes: int = 32_000_000
+    max_request_attachment_bytes: int | None = None
 
 
 @dataclass(slots=True)
