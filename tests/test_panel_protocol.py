@@ -240,20 +240,28 @@ def test_stop_reaches_the_kernel_while_a_cell_is_busy_over_a_subshell(
     assert fake.wait_for_disconnect(5), "the provider's stream was not closed"
 
 
-def test_a_panel_carries_a_small_loader_and_the_bundle_comes_once_on_request(
+def test_a_panel_carries_a_small_loader_the_first_gets_the_bundle_pushed_later_ones_ask(
     frontend: Frontend, fake: FakeLLMServer
 ) -> None:
     from ipyllm._panel.assets import STATIC
 
-    compact_panel(frontend, fake, "small")
+    bundle = (STATIC / "chat.js").read_text()
+    css = (STATIC / "chat.css").read_text()
+    first, _ = compact_panel(frontend, fake, "small")
     [opened] = [m for m in frontend.snapshot() if m.msg_type == "comm_open"
                 and m.content["data"]["state"].get("_model_name") == "AnyModel"]  # fmt: skip
-    bundle = (STATIC / "chat.js").read_text()
     assert opened.content_bytes < 6_000, "the widget carries the whole bundle"
     assert len(bundle) > 100_000
-    [comm] = frontend.widget_comms()
-    frontend.custom(comm, {"type": "esm"})
-    frontend.wait_for(lambda: any(m["type"] == "esm" for m in frontend.received(comm)))
-    reply = next(m for m in frontend.received(comm) if m["type"] == "esm")
-    assert reply["code"] == bundle
-    assert reply["css"] == (STATIC / "chat.css").read_text()
+    # The first panel of the kernel: pushed, unasked (the page's ask could wait behind a cell).
+    frontend.wait_for(lambda: any(m["type"] == "esm" for m in frontend.received(first)))
+    [pushed] = [m for m in frontend.received(first) if m["type"] == "esm"]
+    assert (pushed["code"], pushed["css"]) == (bundle, css)
+
+    setup(frontend, fake, "second = ipyllm.ChatPanel(tab=tab, compact=True)\nprint('RESULT', '{}')")
+    [second] = [c for c in frontend.widget_comms() if c != first]
+    time.sleep(0.3)
+    assert not [m for m in frontend.received(second) if m["type"] == "esm"], "pushed twice"
+    frontend.custom(second, {"type": "esm"})
+    frontend.wait_for(lambda: any(m["type"] == "esm" for m in frontend.received(second)))
+    [reply] = [m for m in frontend.received(second) if m["type"] == "esm"]
+    assert (reply["code"], reply["css"]) == (bundle, css)

@@ -1,8 +1,10 @@
 """The panel's front-end files, and how they reach the browser.
 
-Each widget carries only the ~1 kB loader (``static/loader.js``); the first
-panel of a page asks the kernel for the bundle (``chat.js`` + ``chat.css``,
-~190 kB) once and caches it on the page under its hash. Sending the bundle
+Each widget carries only the ~1 kB loader (``static/loader.js``), and a page
+gets the bundle (``chat.js`` + ``chat.css``, ~190 kB) once and caches it under
+its hash: the kernel pushes it with the first panel it opens (a message to the
+page flows while a cell runs; one from the page may wait behind the cell), and
+a page that has not got it (reloaded, or a second one) asks. Sending the bundle
 with every widget would cost ~190 kB per ``%%llm`` cell. With
 ``ANYWIDGET_HMR=1`` the widget carries the bundle's path instead, so
 anywidget reloads it on every rebuild (``npm run dev``).
@@ -13,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 from .._errors import PanelError
@@ -45,6 +48,19 @@ def bundle() -> dict[str, str]:
         "code": (STATIC / "chat.js").read_text(encoding="utf-8"),
         "css": (STATIC / "chat.css").read_text(encoding="utf-8"),
     }
+
+
+_pushed = threading.Event()
+_push_lock = threading.Lock()
+
+
+def first_push() -> bool:
+    """True once per kernel: for the first panel, whose widget then pushes the bundle."""
+    with _push_lock:
+        if _pushed.is_set():
+            return False
+        _pushed.set()
+        return True
 
 
 @functools.cache

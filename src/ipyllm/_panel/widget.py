@@ -65,6 +65,9 @@ class ChatPanel(anywidget.AnyWidget):
         )
         self.on_msg(self._controller.handle)
         _honor_frontend_subshell(self.comm)
+        if not assets.hot_reload() and assets.first_push():
+            # The page's request could wait behind this very cell (a %%llm answer).
+            self.send({"type": "esm", **assets.bundle()})
 
     def __repr__(self) -> str:
         shown = f"tab={self.tab!r}" if self.tab else f"tabs={len(self.tabs)}"
