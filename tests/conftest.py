@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+import nbformat
 import pytest
 
 from ipyllm.testing import FakeLLMServer
@@ -118,3 +120,19 @@ def restore_provider_settings() -> Iterator[None]:
         _registry._overrides.update(saved)
     for name in touched:
         _registry.retire_stale(name)
+
+
+@pytest.fixture(scope="session")
+def run_notebook() -> Callable[[str], nbformat.NotebookNode]:
+    """Runs a notebook of notebooks/ once per test session as a new user without a key
+    (``tests/notebook_outputs.py``); each call gets its own copy."""
+    from notebook_outputs import NOTEBOOKS, execute
+
+    runs: dict[str, nbformat.NotebookNode] = {}
+
+    def run(name: str) -> nbformat.NotebookNode:
+        if name not in runs:
+            runs[name] = execute(NOTEBOOKS / name)
+        return copy.deepcopy(runs[name])
+
+    return run

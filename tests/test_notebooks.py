@@ -1,14 +1,18 @@
-"""The quickstart notebook runs top to bottom in a real kernel with no key and no network."""
+"""The notebooks in notebooks/ run top to bottom in a real kernel with no key and no network,
+show what they say they show, and are committed with exactly the outputs such a run makes
+(``tests/notebook_outputs.py``; refresh with ``scripts/refresh-notebooks``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+from notebook_outputs import NOTEBOOKS, comparable, notebooks
+
+Run = Callable[[str], nbformat.NotebookNode]
 
 
 def _text(cell: nbformat.NotebookNode) -> str:
@@ -21,32 +25,57 @@ def _text(cell: nbformat.NotebookNode) -> str:
     return "".join(parts)
 
 
+def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _errors(nb: nbformat.NotebookNode) -> list[dict[str, object]]:
+    return [o for c in _code(nb) for o in c.outputs if o.get("output_type") == "error"]
+
+
 @pytest.mark.kernel
-def test_quickstart_runs_offline_on_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
-    nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
-    assert errors == []
-    assert "Using demo:demo" in _text(code[0])
-    streamed = _text(code[1])
-    assert "This is the ipyllm offline demo" in streamed
-    assert "why do notebooks suit exploring data" in streamed
-    # `r` on its own renders as Markdown in the notebook.
-    assert "text/markdown" in code[2].outputs[0]["data"]
-    assert "And one risk of them?" in code[2].outputs[0]["data"]["text/markdown"]
-    assert "4 messages in the history" in _text(code[3])
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_committed_outputs_are_what_a_fresh_run_makes(run_notebook: Run, path: Path) -> None:
+    name = path.name
+    committed = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(committed)
+    fresh = run_notebook(name)
+    assert _errors(fresh) == []
+    assert any(c.outputs for c in _code(committed)), (
+        f"{name} is committed without outputs: run scripts/refresh-notebooks"
+    )
+    assert "widgets" not in committed.metadata
+    for before, after in zip(comparable(committed), comparable(fresh), strict=True):
+        assert before == after, (
+            f"{name}: the committed outputs of this cell are not what it makes now; "
+            f"run scripts/refresh-notebooks\n{before['source']}"
+        )
+
+
+@pytest.mark.kernel
+def test_quickstart_shows_a_session_a_cell_magic_and_the_panel_offline(run_notebook: Run) -> None:
+    nb = run_notebook("quickstart.ipynb")
+    code = _code(nb)
+    assert "'demo:demo'" in _text(code[0])
+    asked = _text(code[1])
+    assert "This is the ipyllm offline demo" in asked
+    assert "2 messages so far" in asked
+    assert "pieces, starting: **This is the ipyllm offline demo**" in _text(code[2])
+    [magic] = [c for c in code if c.source.startswith("%%llm")]
+    answer = magic.outputs[0]["data"]["text/markdown"]
+    assert "You asked: *Suggest three names" in answer
+    assert "demo:demo ·" in answer  # the footer
+    [panel] = [c for c in code if c.source.strip() == "ipyllm.chat()"]
+    assert "ChatPanel" in _text(panel)
+    # The demo's answer shows in full once, not in every cell.
+    shown = "".join(_text(c) for c in code)
+    assert shown.count("A real provider would answer here") == 1
     assert "UnknownProviderError" in _text(code[-1])
 
 
 @pytest.mark.kernel
-def test_tools_notebook_runs_offline() -> None:
-    nb = nbformat.read(NOTEBOOKS / "tools.ipynb", as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
-    assert errors == []
+def test_tools_notebook_runs_offline(run_notebook: Run) -> None:
+    code = _code(run_notebook("tools.ipynb"))
     text = "\n".join(_text(c) for c in code)
     assert "City(name='Tokyo', population=37400000)" in text
     assert "partial:" in text
@@ -62,13 +91,8 @@ def test_tools_notebook_runs_offline() -> None:
 
 
 @pytest.mark.kernel
-def test_context_notebook_sends_a_plot_to_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
-    nb = nbformat.read(NOTEBOOKS / "context.ipynb", as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
-    assert errors == []
+def test_context_notebook_sends_a_plot_to_the_demo(run_notebook: Run) -> None:
+    code = _code(run_notebook("context.ipynb"))
     assert "1 image (400×300 PNG)" in _text(code[1])
     assert "1 text file (document.txt, 1 line)" in _text(code[2])
     # The demo repeats the prompt: the frame went as its description, not its rows.
