@@ -831,7 +831,8 @@ def test_public_keys_api_feeds_a_session(real_keyring: KeyringBackend, fake: Fak
         assert key not in repr(s)
     finally:
         ipyllm.keys.delete("openai")
-    assert ipyllm.keys.status()["openai"] is None
+    assert ipyllm.keys.status()["openai"] == "missing"  # was None before KeyStatus
+    assert not ipyllm.keys.status()["openai"]  # still false, as None was
     assert keyring.get_password(SERVICE, "openai") is None
 
 

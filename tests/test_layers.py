@@ -42,7 +42,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("wire", ("ipyllm._wire",)),
     ("providers", ("ipyllm._providers",)),
     ("engine", ("ipyllm._engine",)),
-    ("registry", ("ipyllm._registry", "ipyllm.keys")),
+    # Model aliases resolve in the registry's parse_model and are checked by it.
+    ("registry", ("ipyllm._registry", "ipyllm._aliases", "ipyllm.keys")),
     # Python functions as tools and types as output schemas (pydantic): used by the
     # manager's tool loop, knowing nothing of providers or HTTP.
     ("tools", ("ipyllm._tools",)),

@@ -25,9 +25,17 @@ export function formatSeconds(s: number | null | undefined): string {
   return `${m}m ${String(rest).padStart(2, "0")}s`;
 }
 
-/** The key-status text of the settings pane. */
+/** The key-status text of the settings pane: the words of `%llm keys` and
+ * `ipyllm.keys.status()` (`KeyStatus.text` in the kernel). */
 export function keyStatusText(key: string): string {
-  return key === "none" ? "not needed" : key;
+  switch (key) {
+    case "none":
+      return "not needed";
+    case "unusable":
+      return "keyring unusable";
+    default:
+      return key;
+  }
 }
 
 /** How the model picker labels a provider's key. */
@@ -41,6 +49,8 @@ export function keyStatusLabel(key: string): string {
       return "missing key";
     case "none":
       return "no key needed";
+    case "unusable":
+      return "missing key (keyring unusable)";
     default:
       return key;
   }

@@ -54,6 +54,7 @@ __all__ = [
     "TurnHandle",
     "UnknownProviderError",
     "UnknownTabError",
+    "alias",
     "batch",
     "chat",
     "configure",
@@ -77,6 +78,7 @@ _LOCATIONS = {
     "File": "._attachments.sources",
     "Provider": "._engine.provider",
     "Session": "._session",
+    "alias": "._aliases",
     "default_model": "._registry",
     "configure": "._registry",
     "get_provider": "._registry",
@@ -102,6 +104,7 @@ _RENAMED = {"File", "Image", "Provider", "Session", "SessionManager", "Tab", "Tu
 if _TYPE_CHECKING:
     from . import events, keys
     from . import testing as testing
+    from ._aliases import alias
     from ._attachments.sources import File, Image
     from ._engine.provider import Provider
     from ._errors import (

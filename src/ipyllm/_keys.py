@@ -19,6 +19,7 @@ stored or sent. Surrounding whitespace is stripped first.
 from __future__ import annotations
 
 import contextlib
+import enum
 import hashlib
 import logging
 import os
@@ -39,13 +40,64 @@ from ._errors import (
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-__all__ = ["SERVICE", "KeySource", "KeyStore", "check_key", "explicit_key", "fingerprint"]
+__all__ = [
+    "SERVICE",
+    "KeySource",
+    "KeyStatus",
+    "KeyStore",
+    "check_key",
+    "explicit_key",
+    "fingerprint",
+]
 
 SERVICE = "ipyllm"
 """Keyring service name under which keys are stored; the user name is the provider."""
 
 KeySource = Literal["explicit", "env", "keyring"]
 """Where a key was found."""
+
+
+class KeyStatus(enum.StrEnum):
+    """Where a provider's key is: the one vocabulary of ``ipyllm.keys.status()``,
+    ``%llm keys``, ``%llm providers`` and the panel's settings pane.
+
+    The value is the stable code (what the panel protocol carries, and what
+    ``status == "env"`` compares with); :attr:`text` is the words every listing
+    shows. Only :attr:`KEYRING` and :attr:`ENV` are true: ``if status:`` still
+    means "a key is there", as when a missing key was ``None``.
+    """
+
+    KEYRING = "keyring"
+    """In the OS keyring."""
+    ENV = "env"
+    """In the provider's environment variable (which comes first)."""
+    MISSING = "missing"
+    """Nowhere yet; the OS keyring works, so ``%llm keys set`` can store one."""
+    NOT_NEEDED = "none"
+    """The provider needs no key (a local server, the demo)."""
+    UNUSABLE = "unusable"
+    """Nowhere, and the OS keyring cannot store one: use the environment variable,
+    or make a keyring usable (:func:`ipyllm.keys.keyring_problem` says why and how)."""
+
+    @property
+    def text(self) -> str:
+        """The words shown for this status (``"not needed"``, ``"keyring unusable"``…)."""
+        return _STATUS_TEXT[self.value]
+
+    def __bool__(self) -> bool:
+        return self.value in ("keyring", "env")
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+_STATUS_TEXT = {
+    "keyring": "keyring",
+    "env": "env",
+    "missing": "missing",
+    "none": "not needed",
+    "unusable": "keyring unusable",
+}
 
 logger = logging.getLogger("ipyllm")
 
@@ -265,6 +317,14 @@ class KeyStore:
             return found[0]
         names = self._names(provider)
         store = f"ipyllm.keys.set({provider!r}) or %llm keys set {provider}"
+        problem = self.keyring_problem()
+        if problem is not None:
+            # Storing one would be refused: say so now, not after the key is typed.
+            raise MissingKeyError(
+                f"No API key for {provider}. The OS keyring cannot store one here "
+                f"({problem}). {self._advice(provider)}",
+                provider=provider,
+            )
         if names:
             message = (
                 f"No API key for {provider}. Set the {names[0]} environment variable, "
@@ -298,6 +358,41 @@ class KeyStore:
 
     # -- keyring writes ---------------------------------------------------
 
+    def keyring_problem(self) -> str | None:
+        """Why no key can be stored in the OS keyring here (no backend, a file-based
+        or failing one…), or None if one can. Never raises."""
+        try:
+            backend, reason = _pick_backend()
+        except Exception as exc:
+            backend, reason = None, f"the keyring could not start ({_describe(exc)})"
+        if backend is None:
+            return reason or "no OS keyring backend is available"
+        return None
+
+    def keyring_advice(self, provider: str | None = None) -> str:
+        """What to do when the keyring is unusable: the provider's environment variable
+        (``PROVIDER_API_KEY`` when no provider is named), or an OS keyring to install
+        and unlock."""
+        return self._advice(provider)
+
+    def check_writable(self, provider: str) -> None:
+        """:class:`KeyringError`, saying why and what to do, if ``provider``'s key could
+        not be stored: what to call *before* asking anyone for a key."""
+        _check_provider(provider)
+        self._writable_backend(provider)
+
+    def _writable_backend(self, provider: str) -> KeyringBackend:
+        try:
+            backend, reason = _pick_backend()
+        except Exception as exc:
+            backend, reason = None, f"the keyring could not start ({_describe(exc)})"
+        if backend is None:
+            raise KeyringError(
+                f"Cannot store the {provider} key: {reason}. {self._advice(provider)}",
+                provider=provider,
+            )
+        return backend
+
     def set(self, provider: str, key: str) -> None:
         """Store ``key`` for ``provider`` in the OS keyring; raises :class:`KeyringError`."""
         _check_provider(provider)
@@ -316,15 +411,7 @@ class KeyStore:
             "given to store",
             "nothing was stored; paste the key alone, on one line",
         )
-        try:
-            backend, reason = _pick_backend()
-        except Exception as exc:
-            backend, reason = None, f"the keyring could not start ({_describe(exc)})"
-        if backend is None:
-            raise KeyringError(
-                f"Cannot store the {provider} key: {reason}. {self._advice(provider)}",
-                provider=provider,
-            )
+        backend = self._writable_backend(provider)
         try:
             backend.set_password(self._service, provider, cleaned)
         except Exception as exc:
@@ -425,13 +512,18 @@ class KeyStore:
         register_secret(cleaned)
         return cleaned
 
-    def _advice(self, provider: str) -> str:
-        names = self._names(provider)
-        env = f"Set the {names[0]} environment variable instead, or i" if names else "I"
+    def _advice(self, provider: str | None) -> str:
+        if provider is None:
+            env = "Set the provider's environment variable instead (OPENAI_API_KEY…), or i"
+        else:
+            names = self._names(provider)
+            env = f"Set the {names[0]} environment variable instead, or i" if names else "I"
         return (
             f"{env}nstall and unlock an OS keyring: on Linux, gnome-keyring or KWallet "
-            "with a running Secret Service (a desktop session, or dbus-run-session plus "
-            "gnome-keyring-daemon --unlock); macOS and Windows have one built in. "
+            "with a running Secret Service (a desktop session, or, headless, "
+            "dbus-run-session plus gnome-keyring-daemon --unlock --components=secrets); "
+            "macOS (the login Keychain) and Windows (the Credential Locker) have one built "
+            "in: unlock it, then check with python -m keyring diagnose. "
             "ipyllm never stores keys in a plain file."
         )
 

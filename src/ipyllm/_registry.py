@@ -29,6 +29,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from ._aliases import all_aliases
+from ._aliases import lookup as lookup_alias
 from ._engine.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits, check_limits
 from ._errors import ConfigurationError, InvalidOptionError, UnknownProviderError
 from ._keys import explicit_key, fingerprint
@@ -206,10 +208,16 @@ def _check_models(models: Iterable[str], origin: str) -> tuple[str, ...]:
     return tuple(_check_model_name(m, origin) for m in models)
 
 
-def parse_model(model: str) -> tuple[str, str]:
-    """Split ``"provider:model"``; a bare model name is matched by its prefix (``claude-…``).
+def parse_model(model: str, *, aliases: bool = True) -> tuple[str, str]:
+    """Split ``"provider:model"``, the one place every front door resolves a model name.
 
-    ``"provider"`` alone means its default model (the configured one, if any);
+    In order: ``"provider:model"`` for a known provider (any model name: new ones
+    appear daily); ``"provider"`` alone, its default model (the configured one, if
+    any); an alias (``ipyllm.alias``, the user's then the built-in ones; not with
+    ``aliases=False``); a model one provider's list (configured or the catalog's)
+    holds (``llama3.2``); a bare name matched by its prefix (``claude-…``, ``gpt-…``).
+    Anything else raises :class:`UnknownProviderError` before any request, with the
+    nearest known names ("Did you mean 'openai:gpt-5-mini'?") when there are some.
     ``"provider:"`` (nothing after the colon) is refused with :class:`ConfigurationError`.
     """
     model = model.strip()
@@ -224,16 +232,79 @@ def parse_model(model: str) -> tuple[str, str]:
         return head, _check_model_name(rest, repr(model))
     if not sep and spec is not None:  # just a provider name: its default model
         return head, spec.default_model
+    if aliases and model and not sep:
+        target = lookup_alias(model)
+        if target is not None:
+            try:
+                return parse_model(target, aliases=False)
+            except UnknownProviderError as err:
+                raise UnknownProviderError(
+                    f"The alias {model!r} stands for {target!r}: {err} (ipyllm.alias({model!r}, "
+                    "MODEL) points it elsewhere.)",
+                    provider=err.provider,
+                ) from None
+    owner = _known_models().get(model)
+    if owner:
+        return owner, model
     lowered = model.lower()
     for prefix, provider in MODEL_PREFIXES:
         if lowered.startswith(prefix):
             return provider, model
+    close = suggest_models(model, aliases=aliases)
+    if close:
+        shown = " or ".join(repr(c) for c in close)
+        local = f" ('{LOCAL_EXAMPLE}:{model}' for a model of a local server)" if not sep else ""
+        raise UnknownProviderError(
+            f"Unknown model {model!r}. Did you mean {shown}? Write the full provider:model "
+            f"name{local}; %llm models lists the known models, ipyllm.alias() the short names.",
+            provider=head if sep else None,
+        )
     raise UnknownProviderError(
         f"Cannot tell which provider serves {model!r}. Write it as provider:model "
         f"(e.g. '{EXAMPLE_MODEL}' or '{LOCAL_EXAMPLE}:{model}'); providers: "
         f"{', '.join(provider_names())}.",
         provider=head if sep else None,
     )
+
+
+def _known_models() -> dict[str, str]:
+    """Each model name one provider's list (configured, else the catalog's) or default
+    holds, to that provider; a name several providers list maps to ``""``."""
+    owners: dict[str, str] = {}
+    for name in provider_names():
+        spec = _effective(name)
+        if spec is None:
+            continue
+        for m in {*spec.models, spec.default_model} - {""}:
+            owners[m] = name if owners.get(m, name) == name else ""
+    return owners
+
+
+def suggest_models(model: str, *, aliases: bool = True, n: int = 2) -> list[str]:
+    """The known names nearest ``model`` (difflib), as ``provider:model`` or alias names:
+    over every provider's models with and without the provider prefix, and the aliases.
+    Only what is known here; nothing is fetched."""
+    import difflib
+
+    candidates: dict[str, str] = {}  # what is compared -> what is suggested
+    for name in provider_names():
+        spec = _effective(name)
+        if spec is None:
+            continue
+        for m in (*spec.models, spec.default_model):
+            if m:
+                full = f"{name}:{m}"
+                candidates.setdefault(full.lower(), full)
+                candidates.setdefault(m.lower(), full)
+    if aliases:
+        for name in all_aliases():
+            candidates.setdefault(name.lower(), name)
+    found = difflib.get_close_matches(model.lower(), list(candidates), n=n * 3, cutoff=0.75)
+    out: list[str] = []
+    for key in found:
+        if candidates[key] not in out:
+            out.append(candidates[key])
+    return out[:n]
 
 
 # ---- changing the table ------------------------------------------------------------

@@ -132,8 +132,11 @@ class Session:
         provider takes are scaled down; a kind it cannot take raises
         :class:`~ipyllm.AttachmentError` before sending (docs/notebook-context.md).
         """
-        for _ in self._stream(prompt, self._call_options("Session.ask()", options)):
-            pass
+        try:
+            for _ in self._stream(prompt, self._call_options("Session.ask()", options)):
+                pass
+        except LLMError as err:
+            raise _bare(err) from err.__cause__
         assert self.last is not None
         return self.last
 
@@ -175,8 +178,11 @@ class Session:
 
     async def aask(self, prompt: PromptInput, **options: Unpack[CallOptions]) -> Response:
         """Async :meth:`ask`."""
-        async for _ in self._astream(prompt, self._call_options("Session.aask()", options)):
-            pass
+        try:
+            async for _ in self._astream(prompt, self._call_options("Session.aask()", options)):
+                pass
+        except LLMError as err:
+            raise _bare(err) from err.__cause__
         assert self.last is not None
         return self.last
 
@@ -255,17 +261,23 @@ class Session:
     def _call_options(self, where: str, overrides: CallOptions) -> RequestOptions:
         from ._manager.options import CALL_OPTION_NAMES
 
-        return self.options.merged_from(where, overrides, CALL_OPTION_NAMES)
+        try:
+            return self.options.merged_from(where, overrides, CALL_OPTION_NAMES)
+        except LLMError as err:
+            raise _bare(err) from err.__cause__
 
     def _send(self, prompt: PromptInput, sink: Sink, options: RequestOptions) -> TurnHandle:
-        return self.tab.send(prompt, model=self.models, sink=sink, options=options)
+        try:
+            return self.tab.send(prompt, model=self.models, sink=sink, options=options)
+        except LLMError as err:
+            raise _bare(err) from err.__cause__
 
     def _settle(self, handle: TurnHandle) -> None:
         try:
             self.last = handle.result()
         except LLMError as err:
             self.last = err.response
-            raise
+            raise _bare(err) from err.__cause__
 
 
 def ask_with_input(tab: Tab, asked: list[ToolCall]) -> None:
@@ -281,6 +293,15 @@ def ask_with_input(tab: Tab, asked: list[ToolCall]) -> None:
         shown = _printable(f"{call.name}({call.arguments})")
         answer = input(f"Run tool {shown}? [y/N] ").strip().lower()
         tab.approve(call, answer in ("y", "yes"))
+
+
+def _bare(err: LLMError) -> LLMError:
+    """``err`` without the frames it came through inside ipyllm, to be raised again here:
+    the traceback then shows the caller's lines and ``ipyllm.MissingKeyError: …``, not
+    twenty frames of the worker. Only an :class:`LLMError`, whose message says what to
+    do, is cut; any other exception (a bug in ipyllm, ``KeyboardInterrupt``) keeps its
+    full traceback. An explicit ``__cause__`` stays (``raise … from err.__cause__``)."""
+    return err.with_traceback(None)
 
 
 def _printable(text: str) -> str:

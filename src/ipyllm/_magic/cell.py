@@ -41,21 +41,86 @@ DEFAULT_TAB_TITLE = "llm"
 
 def choose_tab(opts: CellOptions, state: MagicState) -> Tab:
     """The tab this cell writes to (created when new)."""
+    return _open_tab(opts, state)[0]
+
+
+def _open_tab(opts: CellOptions, state: MagicState) -> tuple[Tab, Undo | None]:
+    """The tab this cell writes to, and, when this opened it, what undoes that."""
     from .. import manager
     from .._registry import default_model
 
     mgr = manager()
     if opts.tab:
+        found = mgr.find(opts.tab)
+        if found is not None:
+            return found, None
         model = opts.model or state.default_model or default_model()
-        return mgr.find(opts.tab) or mgr.new_tab(opts.tab, model=model)
+        tab = mgr.new_tab(opts.tab, model=model)
+        return tab, Undo(tab, state, None, False)
     with state.lock:
-        tab = mgr.find(state.default_tab) if state.default_tab else None
-        if tab is None or opts.new:
-            # A fresh conversation keeps the model in use unless a default was set.
-            model = opts.model or state.default_model or (tab.model if tab else default_model())
-            tab = mgr.new_tab(DEFAULT_TAB_TITLE, model=model)
-            state.default_tab = tab.id
-        return tab
+        previous = state.default_tab
+        current = mgr.find(previous) if previous else None
+        if current is not None and not opts.new:
+            return current, None
+        # A fresh conversation keeps the model in use unless a default was set.
+        model = opts.model or state.default_model or (current.model if current else default_model())
+        tab = mgr.new_tab(DEFAULT_TAB_TITLE, model=model)
+        state.default_tab = tab.id
+        return tab, Undo(tab, state, previous, True)
+
+
+class Undo:
+    """Closes the tab a cell opened, and gives back the plain cells' tab, when the cell
+    failed before its request was sent: a failed cell changes nothing."""
+
+    def __init__(self, tab: Tab, state: MagicState, previous: str | None, default: bool):
+        self.tab, self.state, self.previous, self.default = tab, state, previous, default
+
+    def __call__(self) -> None:
+        if self.tab.turns:
+            return  # a turn was started: it stays, like any other
+        if self.default:
+            with self.state.lock:
+                if self.state.default_tab == self.tab.id:
+                    self.state.default_tab = self.previous
+        self.tab.close()
+
+
+def cell_model(opts: CellOptions, state: MagicState) -> str:
+    """The model this cell's request goes to (what :func:`choose_tab` and ``-m`` would
+    make of it), found without opening or changing a tab."""
+    from .. import manager
+    from .._registry import default_model
+
+    if opts.model:
+        return opts.model
+    mgr = manager()
+    if opts.tab:
+        found = mgr.find(opts.tab)
+        return found.model if found else (state.default_model or default_model())
+    tab = mgr.find(state.default_tab) if state.default_tab else None
+    if tab is None or opts.new:
+        return state.default_model or (tab.model if tab else default_model())
+    return tab.model
+
+
+def check_sendable(model: str, options: RequestOptions) -> None:
+    """Raise what would fail ``model``'s request before it is sent: an unknown provider,
+    a bad model name or base URL, a missing or malformed key, an option out of the
+    provider's range. Called before any tab is opened or changed, so a cell that fails
+    this way leaves its tab's model and turns, the footer and the usage as they were."""
+    from .. import _registry
+
+    provider, _ = _registry.parse_model(model)
+    _registry.get_provider(
+        provider,
+        options.api_key,
+        options.base_url,
+        allow_insecure_http=bool(options.allow_insecure_http),
+    )
+    if _registry.effective_spec(provider).needs_key:
+        _registry.key_store().require(provider, options.api_key)
+    options.check_models([model])
 
 
 def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> None:
@@ -80,11 +145,22 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
         options = request_options(opts, shell.user_ns)
         attachments = find_attachments(opts.attach, shell.user_ns)
         attachments += [a for a in pictures if a not in attachments]
-        tab = choose_tab(opts, state)
-        if opts.model:
-            tab.set_model(opts.model)
+        # Before any tab is opened or changed: a cell whose request could not even be
+        # sent (no key, unknown provider, bad option) leaves every tab as it was, and
+        # prints no footer and counts in no usage: the error alone says what to fix.
+        check_sendable(cell_model(opts, state), options)
+        tab, undo = _open_tab(opts, state)
         message = [prompt, *attachments] if attachments else prompt
-        handle = tab.send(message, context=opts.context, options=options)
+        try:
+            # The cell's MODEL becomes the tab's once the turn is under way (an attachment
+            # the model cannot take, a busy tab… refuse the turn and keep the tab's model).
+            handle = tab.send(message, context=opts.context, options=options, model=opts.model)
+        except BaseException:
+            if undo is not None:
+                undo()
+            raise
+        if opts.model and tab.model != opts.model:
+            tab.set_model(opts.model)
     except LLMError as exc:
         raise UsageError(redact(str(exc))) from None
     turn = handle.turn

@@ -4,6 +4,8 @@ history, chat, export. Each prints a short plain-text answer (and never a key)."
 from __future__ import annotations
 
 import concurrent.futures
+import difflib
+import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +28,11 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-def _key_text(provider: str) -> str:
-    from .._registry import key_status
+def _key_text(provider: str, keyring_problem: str | None = None) -> str:
+    """``provider``'s key status in the words of ``ipyllm.keys.status()`` (one vocabulary)."""
+    from ..keys import provider_status
 
-    status = key_status(provider)
-    return {"none": "not needed"}.get(status, status)
+    return provider_status(provider, keyring_problem).text
 
 
 def _one_arg(args: list[str], usage: str) -> str:
@@ -54,13 +56,10 @@ def _live_models(provider: str, timeout: float) -> list[str]:
 
 def keys(shell: Any, args: list[str], state: MagicState) -> None:
     """``keys`` | ``keys set PROVIDER`` | ``keys delete PROVIDER``."""
-    from .. import _registry
     from .. import keys as key_api
 
     if not args:
-        rows = [("provider", "key")]
-        rows += [(name, _key_text(name)) for name in _registry.provider_names()]
-        print(_table(rows))
+        print(key_api.status().table())  # the keyring's problem, if any, under the table
         return
     action, rest = args[0], args[1:]
     if action == "set":
@@ -95,7 +94,9 @@ def models(shell: Any, args: list[str], state: MagicState) -> None:
 def providers(shell: Any, args: list[str], state: MagicState) -> None:
     """``providers``: name, base URL, key status, and whether a local server answers."""
     from .. import _registry
+    from ..keys import keyring_problem
 
+    problem = keyring_problem()
     rows = [("provider", "base URL", "key", "reachable")]
     for name in _registry.provider_names():
         spec = _registry.effective_spec(name)
@@ -110,8 +111,10 @@ def providers(shell: Any, args: list[str], state: MagicState) -> None:
                 reachable = "yes"
             except Exception:
                 reachable = "no"
-        rows.append((name, base or "", _key_text(name), reachable))
+        rows.append((name, base or "", _key_text(name, problem or ""), reachable))
     print(_table(rows))
+    if problem:
+        print(f"\n{problem}")
 
 
 def default(shell: Any, args: list[str], state: MagicState) -> None:
@@ -125,6 +128,39 @@ def default(shell: Any, args: list[str], state: MagicState) -> None:
         print(f"New %%llm tabs use {model}.")
     else:
         print(state.default_model or _registry.default_model())
+
+
+def alias(shell: Any, args: list[str], state: MagicState) -> None:
+    """``alias [NAME [MODEL | --remove]]``: list the model aliases, or show, set or remove
+    one.
+
+    ``%llm alias`` lists every alias (built-in and yours); ``%llm alias NAME`` shows
+    what NAME stands for; ``%llm alias NAME MODEL`` sets it, kept for later sessions;
+    ``%llm alias NAME --remove`` removes it. An alias goes wherever a model does
+    (``%%llm fast``, ``%llm default fast``)."""
+    from .._aliases import alias as set_alias
+    from .._aliases import alias_path, user_aliases
+
+    if not args:
+        mine = user_aliases()
+        rows = [("alias", "model", "source")]
+        rows += [(n, m, "yours" if n in mine else "built-in") for n, m in set_alias().items()]
+        print(_table(rows))
+        print(f"Yours are kept in {alias_path()}.")
+        return
+    usage = "%llm alias [NAME [MODEL | --remove]]"
+    if len(args) > 2:
+        raise UsageError(f"Usage: {usage}")
+    name = args[0]
+    if len(args) == 1:
+        target = set_alias(name)
+        print(f"{name} → {target}" if target else f"{name!r} is not an alias (%llm alias lists).")
+    elif args[1] in ("--remove", "-r"):
+        set_alias(name, None)
+        print(f"Removed the alias {name!r}.")
+    else:
+        set_alias(name, args[1])
+        print(f"{name} → {set_alias(name)}")
 
 
 def config(shell: Any, args: list[str], state: MagicState) -> None:
@@ -210,11 +246,106 @@ def export(shell: Any, args: list[str], state: MagicState) -> None:
     print(f"Exported {tab.title!r} ({n} turn{'' if n == 1 else 's'}) to {written}.")
 
 
+def help_command(shell: Any, args: list[str], state: MagicState) -> None:
+    """``help [COMMAND]``: the line commands and the main ``%%llm`` options, or one
+    command in full."""
+    if not args:
+        print(help_text())
+        return
+    name = _one_arg(args, "%llm help [COMMAND]")
+    command = COMMANDS.get(name)
+    if command is None:
+        raise UsageError(unknown_command(name))
+    doc = _plain(inspect.getdoc(command) or name)
+    print(f"%llm {doc}\n\nEvery command: %llm help. The whole guide: {_GUIDE}.")
+
+
+_GUIDE = "docs/magics.md"
+# The %%llm options `%llm help` lists (every one: %%llm?), by their argparse dest.
+_MAIN_OPTIONS = (
+    "model", "tab", "new", "context", "system", "temperature", "max_tokens", "format",
+    "output", "attach", "tools", "schema", "bg", "no_interpolate",
+)  # fmt: skip
+
+
+def _plain(text: str) -> str:
+    return text.replace("``", "")
+
+
+def _summary(name: str, command: Command) -> tuple[str, str]:
+    """A command's usage and what it does, from the first paragraph of its docstring
+    (``usage``: what it does)."""
+    doc = inspect.getdoc(command) or ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    usage, sep, what = first.partition("``: ")
+    if not sep:
+        return _plain(first).rstrip(".") or name, ""
+    return _plain(usage), _clip(_plain(what).rstrip("."), 80)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: text.rfind(" ", 0, width - 1)] + " …"
+
+
+def _rows(rows: list[tuple[str, str]]) -> list[str]:
+    width = min(24, max((len(u) for u, what in rows if what), default=0))
+    return [f"  {u.ljust(width)}  {what}".rstrip() for u, what in rows]
+
+
+def _option_rows() -> list[tuple[str, str]]:
+    from .magics import LLMMagics
+
+    parser = LLMMagics.llm.parser
+    by_dest = {action.dest: action for action in parser._actions}
+    rows = []
+    for dest in _MAIN_OPTIONS:
+        action = by_dest.get(dest)
+        if action is None:
+            continue
+        if not action.option_strings:
+            rows.append((action.metavar or dest.upper(), action.help or ""))
+            continue
+        names = ", ".join(action.option_strings)
+        if action.metavar:
+            names += f" {action.metavar}"
+        what = action.help or ""
+        if action.choices:
+            what = f"{'|'.join(map(str, action.choices))}: {what}"
+        rows.append((names, _clip(what, 72)))
+    return rows
+
+
+def help_text() -> str:
+    """``%llm help``: every command of :data:`COMMANDS` (one line each, from its
+    docstring) and the main options of ``%%llm``."""
+    commands = _rows([_summary(name, command) for name, command in COMMANDS.items()])
+    return "\n".join(
+        [
+            "%llm COMMAND [ARGS]: manage keys, models and tabs (%llm help COMMAND: one in full).",
+            *commands,
+            "",
+            "%%llm [options] [MODEL]: the cell's text is the prompt. The main options:",
+            *_rows(_option_rows()),
+            "",
+            f"Every option: %%llm?   The whole guide: {_GUIDE}.",
+        ]
+    )
+
+
+def unknown_command(name: str) -> str:
+    """The message for ``%llm NAME`` when no command has that name."""
+    close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+    hint = f" Did you mean '%llm {close[0]}'?" if close else ""
+    return f"Unknown command '{name}'.{hint} See %llm help (a prompt goes in a %%llm cell)."
+
+
 COMMANDS: dict[str, Command] = {
+    "help": help_command,
     "keys": keys,
     "models": models,
     "providers": providers,
     "default": default,
+    "alias": alias,
     "config": config,
     "tabs": tabs,
     "stop": stop,

@@ -11,7 +11,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument, kwds, magic_arguments
 from traitlets import Int, Unicode, observe
 
 from .describe import DEFAULT_MAX_CHARS
@@ -23,7 +23,7 @@ _HELP = """Ask an LLM from a cell, or manage keys, models and tabs.
 
 Cell magic, the cell body is the prompt::
 
-    %%llm [MODEL] [options]
+    %%llm [options] [MODEL]
     Explain {result} in one sentence.
 
 MODEL is ``provider:model`` (``anthropic:claude-sonnet-4-5``) or a provider
@@ -80,8 +80,9 @@ Code into cells::
 ``-f code`` offers the answer's code as a new cell below (``--replace``: in
 place of this cell), as well as showing it; ``-o NAME`` still stores it.
 
-Line commands::
+Line commands (``%llm help`` lists them all, ``%llm help COMMAND`` one in full)::
 
+    %llm help [COMMAND]        this list, or one command in full
     %llm keys                  providers and where their key comes from
     %llm keys set PROVIDER     store a key in the OS keyring (hidden prompt)
     %llm keys delete PROVIDER  remove it
@@ -147,7 +148,14 @@ class LLMMagics(Magics):
 
     @no_var_expand  # IPython would evaluate {expressions} in the line: see _words
     @magic_arguments()
-    @argument("model", nargs="?", help="provider:model, or a provider for its default model")
+    # IPython prints the usage after its own "%": the cell form, then the line form.
+    @kwds(usage="%%llm [options] [MODEL]\n  %%llm COMMAND [ARGS]  (%%llm help: the commands)")
+    @argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="provider:model, or a provider for its default model",
+    )
     @argument("-t", "--tab", help="continue this tab (created if new)")
     @argument("--new", action="store_true", help="start a fresh default tab")
     @argument("-c", "--context", help="other tabs to include as context: TAB[,TAB…]")
@@ -290,17 +298,16 @@ class LLMMagics(Magics):
 
     def _command(self, words: list[str]) -> Any:
         from .._errors import LLMError, redact
-        from .commands import COMMANDS
+        from .commands import COMMANDS, unknown_command
 
         if not words:
-            raise UsageError("Say what to do: %llm keys | models | providers | tabs | … (%llm?)")
+            raise UsageError(
+                "Say what to do: %llm keys | models | providers | tabs | … (%llm help)"
+            )
         name, args = words[0], words[1:]
         command = COMMANDS.get(name)
         if command is None:
-            raise UsageError(
-                f"Unknown command '%llm {name}'; use one of {', '.join(COMMANDS)} "
-                "(a prompt goes in a %%llm cell)."
-            )
+            raise UsageError(unknown_command(name))
         try:
             return command(self.shell, args, self.state)
         except LLMError as exc:

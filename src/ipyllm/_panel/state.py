@@ -117,9 +117,36 @@ def tab_info(tab: Tab) -> Json:
     }
 
 
+def alias_infos() -> dict[str, list[Json]]:
+    """The model aliases (built-in and the user's), by the provider each points at: for
+    each, ``name`` (what to pick: ``set_model``/``new_tab`` take it), ``model`` (the
+    ``provider:model`` it stands for), ``label`` (``"fast → openai:gpt-5-mini"``) and
+    ``builtin`` (whether it is one of ipyllm's, not the user's)."""
+    from .._aliases import BUILTIN_ALIASES, user_aliases
+
+    user = user_aliases()
+    out: dict[str, list[Json]] = {}
+    for name, target in {**BUILTIN_ALIASES, **user}.items():
+        provider = target.partition(":")[0]
+        out.setdefault(provider, []).append(
+            {
+                "name": name,
+                "model": target,
+                "label": f"{name} → {target}",
+                "builtin": name not in user,
+            }
+        )
+    return {p: sorted(rows, key=lambda r: str(r["name"])) for p, rows in out.items()}
+
+
 def provider_infos() -> list[Json]:
-    """Every provider with its models (what ``configure`` set, else the catalog's) and key
-    status, for the model picker and settings."""
+    """Every provider with its models (what ``configure`` set, else the catalog's), the
+    aliases that point at it (:func:`alias_infos`) and key status, for the model picker
+    and settings."""
+    from ..keys import keyring_problem, provider_status
+
+    aliases = alias_infos()
+    problem = keyring_problem() or ""  # once for all: "" when the keyring works
     out = []
     for name in _registry.provider_names():
         spec = _registry.effective_spec(name)
@@ -132,8 +159,10 @@ def provider_infos() -> list[Json]:
                 "label": spec.label,
                 "models": models,
                 "default_model": spec.default_model,
-                "key": _registry.key_status(name),
+                # The code of ipyllm.keys.KeyStatus: the words of %llm keys are its .text.
+                "key": provider_status(name, problem).value,
                 "local": spec.local,
+                "aliases": aliases.get(name, []),
             }
         )
     return out

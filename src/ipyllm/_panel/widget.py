@@ -94,6 +94,9 @@ class ChatPanel(anywidget.AnyWidget):
         bundle = self._repr_mimebundle_(**kwargs)
         if bundle is not None:
             data, metadata = bundle
+            # What a saved notebook shows where the widget cannot draw (GitHub, a file
+            # opened before its kernel runs): front ends with widgets prefer the view.
+            data.setdefault("text/markdown", SAVED_NOTE)
             display(data, metadata=metadata, raw=True)  # type: ignore[no-untyped-call]
 
 
@@ -122,14 +125,40 @@ def _cell_number() -> int | None:
     return None if shell is None else int(shell.execution_count)
 
 
-def chat() -> ChatPanel:
+SAVED_NOTE = (
+    "*The ipyllm chat panel shows here when this cell runs in JupyterLab, Notebook 7 "
+    "or VS Code.*"
+)
+
+NO_FRONTEND = (
+    "The chat panel needs a notebook front end (JupyterLab, Notebook 7 or VS Code); "
+    "here, ask in a %%llm cell or with ipyllm.Session(...).ask(...) (the same tabs)."
+)
+
+
+def _widget_frontend() -> bool:
+    """Whether a front end that shows widgets may be listening: the shell is a kernel's
+    (``ipykernel``'s has ``kernel``, over which a widget's comm goes); terminal IPython
+    and plain Python have none, and a widget there only prints its repr."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def chat() -> ChatPanel | None:
     """Show the chat panel in the current cell's output and return it.
 
     It opens on the most recent tab (a new one if there is none). The panel
-    shows once even when ``ipyllm.chat()`` is also the cell's value.
+    shows once even when ``ipyllm.chat()`` is also the cell's value. Outside a
+    notebook front end (terminal IPython, plain Python) it prints what works there
+    instead and returns ``None``.
     """
     from IPython.display import display
 
+    if not _widget_frontend():
+        print(NO_FRONTEND)
+        return None
     mgr = _default_manager()
     if not mgr.tabs:
         mgr.new_tab()
