@@ -153,6 +153,15 @@ def test_an_error_before_sending_is_cut_too(fake: FakeLLMServer) -> None:
     assert len(ipyllm_frames(info.value)) <= 1, ipyllm_frames(info.value)
 
 
+def test_a_bad_model_name_in_session_or_batch_is_cut_too() -> None:
+    with pytest.raises(ipyllm.UnknownProviderError) as info:
+        ipyllm.Session("nosuch:model")
+    assert ipyllm_frames(info.value) == ["__init__"]
+    with pytest.raises(ipyllm.UnknownProviderError, match="Did you mean") as info:
+        ipyllm.batch(["hi"], "gtp-5-mini", progress=False)
+    assert ipyllm_frames(info.value) == ["batch"]
+
+
 class Bug(Exception):
     pass
 

@@ -404,3 +404,13 @@ for _name in __all__:
     if isinstance(globals()[_name], type):
         globals()[_name].__module__ = "ipyllm"
 del _name
+
+
+def bare(err: LLMError) -> LLMError:
+    """``err`` without the frames it came through inside ipyllm, for a public entry
+    point to raise again (``raise bare(err) from err.__cause__``): the traceback then
+    shows the caller's lines and ``ipyllm.MissingKeyError: …``, not twenty frames of
+    the worker. Only an :class:`LLMError`, whose message says what to do, is cut; any
+    other exception (a bug in ipyllm, ``KeyboardInterrupt``) keeps its full traceback,
+    and an explicit ``__cause__`` stays."""
+    return err.with_traceback(None)

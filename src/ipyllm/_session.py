@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from . import _registry, _worker
-from ._errors import LLMError
+from ._errors import LLMError, bare
 from ._registry import default_model
 from ._types import Message, ReasoningDelta, Response, TextDelta, ToolCall
 
@@ -72,6 +72,18 @@ class Session:
         tab: str | Tab | None = None,
         fallback: Sequence[str] = (),
         **options: Unpack[SendOptions],
+    ) -> None:
+        try:
+            self._open(model, tab, fallback, options)
+        except LLMError as err:
+            raise bare(err) from err.__cause__
+
+    def _open(
+        self,
+        model: str | Sequence[str] | None,
+        tab: str | Tab | None,
+        fallback: Sequence[str],
+        options: SendOptions,
     ) -> None:
         from ._manager.manager import manager
         from ._manager.options import request_options
@@ -136,7 +148,7 @@ class Session:
             for _ in self._stream(prompt, self._call_options("Session.ask()", options)):
                 pass
         except LLMError as err:
-            raise _bare(err) from err.__cause__
+            raise bare(err) from err.__cause__
         assert self.last is not None
         return self.last
 
@@ -182,7 +194,7 @@ class Session:
             async for _ in self._astream(prompt, self._call_options("Session.aask()", options)):
                 pass
         except LLMError as err:
-            raise _bare(err) from err.__cause__
+            raise bare(err) from err.__cause__
         assert self.last is not None
         return self.last
 
@@ -264,20 +276,20 @@ class Session:
         try:
             return self.options.merged_from(where, overrides, CALL_OPTION_NAMES)
         except LLMError as err:
-            raise _bare(err) from err.__cause__
+            raise bare(err) from err.__cause__
 
     def _send(self, prompt: PromptInput, sink: Sink, options: RequestOptions) -> TurnHandle:
         try:
             return self.tab.send(prompt, model=self.models, sink=sink, options=options)
         except LLMError as err:
-            raise _bare(err) from err.__cause__
+            raise bare(err) from err.__cause__
 
     def _settle(self, handle: TurnHandle) -> None:
         try:
             self.last = handle.result()
         except LLMError as err:
             self.last = err.response
-            raise _bare(err) from err.__cause__
+            raise bare(err) from err.__cause__
 
 
 def ask_with_input(tab: Tab, asked: list[ToolCall]) -> None:
@@ -293,15 +305,6 @@ def ask_with_input(tab: Tab, asked: list[ToolCall]) -> None:
         shown = _printable(f"{call.name}({call.arguments})")
         answer = input(f"Run tool {shown}? [y/N] ").strip().lower()
         tab.approve(call, answer in ("y", "yes"))
-
-
-def _bare(err: LLMError) -> LLMError:
-    """``err`` without the frames it came through inside ipyllm, to be raised again here:
-    the traceback then shows the caller's lines and ``ipyllm.MissingKeyError: …``, not
-    twenty frames of the worker. Only an :class:`LLMError`, whose message says what to
-    do, is cut; any other exception (a bug in ipyllm, ``KeyboardInterrupt``) keeps its
-    full traceback. An explicit ``__cause__`` stays (``raise … from err.__cause__``)."""
-    return err.with_traceback(None)
 
 
 def _printable(text: str) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _registry, _worker
 from .._attachments import PromptInput, split_prompt
-from .._errors import LLMError
+from .._errors import LLMError, bare
 from .._types import Attachment, Message, Response
 from .attachments import check_attachments_for
 from .cost import cost_usd
@@ -50,6 +50,19 @@ def batch(
     own tool loop (``approve`` may be ``"auto"`` or a function, not ``"ask"``). An
     unknown option is a :class:`TypeError`.
     """
+    try:
+        return _batch(prompts, model, concurrency, progress, options)
+    except LLMError as err:
+        raise bare(err) from err.__cause__
+
+
+def _batch(
+    prompts: Iterable[PromptInput],
+    model: str | None,
+    concurrency: int,
+    progress: bool,
+    options: SendOptions,
+) -> list[Response | LLMError]:
     from .manager import manager
 
     opts = request_options("batch()", options)
