@@ -1,5 +1,6 @@
-"""The ``%llm`` subcommands: keys, models, providers, default, config, tabs, stop, usage,
-history, chat, export. Each prints a short plain-text answer (and never a key)."""
+"""The ``%llm`` subcommands (``COMMANDS``: help, keys, models, providers, default, alias,
+config, tabs, stop, usage, history, chat, export, fix, explain). Each prints a short
+plain-text answer (and never a key); ``%llm help`` lists them from their docstrings."""
 
 from __future__ import annotations
 
