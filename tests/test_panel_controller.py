@@ -383,6 +383,15 @@ def test_a_pasted_image_goes_with_the_prompt_as_an_image_part(
         "height": 6,
     }
     assert data not in repr(model.tabs), "an attachment's bytes must not live in a trait"
+    # Retry on a done turn sends its prompt again, with the image.
+    fake.add_reply("still a gradient")
+    ask(controller, type="retry", tab=tab.id)
+    assert tab.last.index == 1
+    assert tab.last.settled.wait(WAIT)
+    again = fake.requests[-1].json["messages"][-1]["content"]
+    assert [p["type"] for p in again] == ["image_url", "text"]
+    assert again[0]["image_url"]["url"] == f"data:image/png;base64,{data}"
+    assert tab.text == "still a gradient"
 
 
 def test_attachments_over_the_cap_or_broken_are_refused_before_sending(

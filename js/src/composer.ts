@@ -63,7 +63,10 @@ export class Composer {
     });
     this.chips = h(doc, "div", { class: "ipyllm-attachments", "data-testid": "attachments" });
     this.picker = h(doc, "select", { class: "ipyllm-model-picker", "data-testid": "model-picker", "aria-label": "Model" });
-    this.picker.addEventListener("change", () => actions.pickModel(this.picker.value));
+    this.picker.addEventListener("change", () => {
+      this.labelSelected();
+      actions.pickModel(this.picker.value);
+    });
     this.contextBox = h(doc, "div", { class: "ipyllm-context", "data-testid": "context-picker" });
     this.button = h(doc, "button", { type: "button", class: "ipyllm-send", "data-testid": "send", "data-state": "send" }, "Send");
     this.button.addEventListener("click", () => {
@@ -143,25 +146,48 @@ export class Composer {
   }
 
   private updatePicker(s: ComposerState): void {
-    const sig = JSON.stringify([s.model, s.providers.map((p) => [p.name, p.label, p.key, p.models])]);
+    const sig = JSON.stringify([s.model, s.providers.map((p) => [p.name, p.label, p.key, p.models, p.default_model])]);
     if (sig !== this.pickerSig) {
       this.pickerSig = sig;
       const doc = this.doc;
       const groups: HTMLElement[] = [];
       let found = false;
       for (const p of s.providers) {
+        const label = p.label || p.name;
         const models = p.models.length ? p.models : p.default_model ? [p.default_model] : [];
         const options = models.map((m) => {
           const value = `${p.name}:${m}`;
           if (value === s.model) found = true;
-          return h(doc, "option", { value }, m);
+          const option = h(doc, "option", { value, title: `${label} · ${m} (${keyStatusLabel(p.key)})` }, m);
+          option.dataset.model = m;
+          option.dataset.provider = label;
+          return option;
         });
-        groups.push(h(doc, "optgroup", { label: `${p.label || p.name} — ${keyStatusLabel(p.key)}` }, ...options));
+        if (options.length) groups.push(h(doc, "optgroup", { label }, ...options));
       }
-      if (!found && s.model) groups.unshift(h(doc, "option", { value: s.model }, s.model));
+      if (!found && s.model) {
+        const option = h(doc, "option", { value: s.model }, s.model);
+        option.dataset.model = s.model;
+        groups.unshift(option);
+      }
       this.picker.replaceChildren(...groups);
     }
     if (this.picker.value !== s.model) this.picker.value = s.model;
+    this.labelSelected();
+  }
+
+  /**
+   * The closed select shows its chosen option's text: that option reads "Provider · model",
+   * the others the model alone (their group names the provider).
+   */
+  private labelSelected(): void {
+    const chosen = this.picker.selectedOptions[0] ?? null;
+    for (const option of this.picker.options) {
+      const model = option.dataset.model ?? option.value;
+      const provider = option.dataset.provider;
+      setText(option, option === chosen && provider ? `${provider} · ${model}` : model);
+    }
+    setAttr(this.picker, "title", chosen ? (chosen.title || chosen.value) : "Model");
   }
 
   private updateContext(s: ComposerState): void {
@@ -169,8 +195,10 @@ export class Composer {
     if (sig === this.contextSig) return;
     this.contextSig = sig;
     const doc = this.doc;
+    // Nothing to choose from: the choice takes no room.
+    this.contextBox.hidden = s.others.length === 0;
     if (s.others.length === 0) {
-      this.contextBox.replaceChildren(h(doc, "span", { class: "ipyllm-muted" }, "No other chats to use as context"));
+      this.contextBox.replaceChildren();
       return;
     }
     const boxes = s.others.map((t) => {

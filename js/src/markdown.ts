@@ -213,9 +213,10 @@ export function handleCodeBarClick(event: Event, insert: InsertCode | null = nul
   if (put && insert) flash(put, insert(codeOf(put), put), "inserted");
 }
 
-async function copyText(text: string, doc: Document): Promise<boolean> {
+/** Put `text` on the clipboard (the async API, else a hidden textarea's copy command). */
+export async function copyText(text: string, doc: Document): Promise<boolean> {
   try {
-    if (navigator.clipboard?.writeText) {
+    if (typeof navigator !== "undefined" && navigator.clipboard?.writeText) {
       await navigator.clipboard.writeText(text);
       return true;
     }

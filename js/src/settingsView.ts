@@ -1,14 +1,18 @@
 /**
  * The settings pane: one row per provider with its key status, a password
- * field, Save and Delete. The key goes out in one `set_key` message and the
- * field is cleared at once; it is never stored, logged or kept in the DOM.
+ * field, Save and Delete, in aligned columns (a CSS grid). The key goes out in
+ * one `set_key` message; the field is cleared when the kernel took it and
+ * keeps it when the kernel refused it (to correct it). It is never stored,
+ * logged or written to an attribute. Delete is offered only for a key stored
+ * in the keyring.
  */
 import { h, setText } from "./dom.js";
 import { keyStatusText } from "./format.js";
 import type { ProviderInfo } from "./protocol.js";
 
 export interface SettingsActions {
-  saveKey(provider: string, key: string): void;
+  /** `done(ok)` gets whether the kernel stored the key. */
+  saveKey(provider: string, key: string, done: (ok: boolean) => void): void;
   deleteKey(provider: string): void;
   notify(text: string): void;
 }
@@ -16,6 +20,7 @@ export interface SettingsActions {
 interface Row {
   el: HTMLElement;
   status: HTMLElement;
+  del: HTMLButtonElement | null;
 }
 
 export class SettingsPane {
@@ -76,6 +81,11 @@ export class SettingsPane {
       previous = row.el;
       setText(row.status, keyStatusText(p.key));
       row.status.dataset.key = p.key;
+      if (row.del) {
+        // Only a key in the keyring can be deleted from here (an environment variable cannot).
+        row.del.disabled = p.key !== "keyring";
+        row.del.title = row.del.disabled ? "No key stored in the keyring" : `Delete the ${p.label || p.name} key from the keyring`;
+      }
     }
   }
 
@@ -86,10 +96,13 @@ export class SettingsPane {
       doc,
       "div",
       { class: "ipyllm-provider", "data-provider": p.name, "data-needs-key": String(p.key !== "none") },
-      h(doc, "span", { class: "ipyllm-provider-name" }, p.label || p.name),
+      h(doc, "span", { class: "ipyllm-provider-name", title: p.label || p.name }, p.label || p.name),
       status,
     );
-    if (p.key === "none") return { el, status };
+    if (p.key === "none") {
+      status.classList.add("ipyllm-key-status-wide");
+      return { el, status, del: null };
+    }
     const input = h(doc, "input", {
       type: "password",
       class: "ipyllm-key-input",
@@ -114,12 +127,15 @@ export class SettingsPane {
     );
     const submit = () => {
       const key = input.value.trim();
-      input.value = "";
       if (!key) {
+        input.value = "";
         this.actions.notify(`Enter a key for ${p.label || p.name} first.`);
         return;
       }
-      this.actions.saveKey(p.name, key);
+      // Kept until the kernel answers: cleared once stored, left to correct when refused.
+      this.actions.saveKey(p.name, key, (ok) => {
+        if (ok && input.value.trim() === key) input.value = "";
+      });
     };
     save.addEventListener("click", submit);
     input.addEventListener("keydown", (e) => {
@@ -130,6 +146,6 @@ export class SettingsPane {
     });
     del.addEventListener("click", () => this.actions.deleteKey(p.name));
     el.append(input, save, del);
-    return { el, status };
+    return { el, status, del };
   }
 }

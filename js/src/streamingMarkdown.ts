@@ -34,12 +34,19 @@
  * plain words (`openParagraph.ts`). What they add is a text node, never HTML;
  * the group is then rendered again by the next lex (its key no longer matches)
  * and by `settle()`.
+ *
+ * A table that ends the text while its last line has not ended would show that
+ * line as a row of empty or cut cells: its row is hidden (class `PARTIAL_ROW` on
+ * the rendered `<tr>`) until the line ends, and `settle()` shows it again.
  */
 import type { Token } from "marked";
 import { closedBefore, collectDefs, groupKey, groupTokens, isIndentedCode, linksKeyOf, sameBlocks } from "./blockTokens.js";
 import { lexBlocks, renderBlocks, type LinkDefs } from "./markdown.js";
 import { OpenFence } from "./openFence.js";
 import { extendsPlainly, OpenParagraph } from "./openParagraph.js";
+
+/** The class of a table row still arriving (the stylesheet hides it). */
+export const PARTIAL_ROW = "ipyllm-partial-row";
 
 /** Blocks lexed again on every update, counted from the end (blank lines not counted). */
 const REOPEN = 1;
@@ -87,6 +94,8 @@ export class StreamingMarkdown {
   private exact = true;
   /** Whether text was appended to the last block since the last lex (the last token is then short). */
   private unlexed = false;
+  /** The row of a table ending the text whose line has not ended yet, hidden. */
+  private partialRow: Element | null = null;
 
   constructor(private readonly el: HTMLElement) {}
 
@@ -104,9 +113,42 @@ export class StreamingMarkdown {
     const before = this.src;
     const grows = this.tokens.length > 0 && src.startsWith(before);
     this.src = src;
-    if (grows && this.appendPlain(before, src.slice(before.length))) return;
+    if (grows && this.appendPlain(before, src.slice(before.length))) {
+      this.hidePartialRow(false);
+      return;
+    }
     if (grows) this.relexTail();
     else this.relexAll();
+    this.hidePartialRow(true);
+  }
+
+  /**
+   * Hide the last row of a table that ends the text on a line not ended yet (a row
+   * still arriving), and show a row hidden before that is now complete.
+   */
+  private hidePartialRow(check: boolean): void {
+    let row: Element | null = null;
+    if (check && !this.src.endsWith("\n")) {
+      const group = this.groups.at(-1);
+      const last = this.tokens.at(-1);
+      if (group && last?.type === "table" && group.end === this.tokens.length) {
+        let table: Element | null = null;
+        for (let i = group.nodes.length - 1; i >= 0 && !table; i--) {
+          const node = group.nodes[i]!;
+          if (node.nodeType === 1 && (node as Element).tagName === "TABLE") table = node as Element;
+        }
+        const rows = table?.querySelectorAll(":scope > tbody > tr");
+        row = rows?.length ? rows[rows.length - 1]! : null;
+      }
+    }
+    if (row === this.partialRow) return;
+    const was = this.partialRow;
+    if (was) {
+      was.classList.remove(PARTIAL_ROW);
+      if (!was.getAttribute("class")) was.removeAttribute("class"); // as rendered: no class at all
+    }
+    row?.classList.add(PARTIAL_ROW);
+    this.partialRow = row;
   }
 
   /**
@@ -117,6 +159,7 @@ export class StreamingMarkdown {
    */
   settle(): boolean {
     if (this.unlexed) this.relexTail();
+    this.hidePartialRow(false);
     let same = true;
     if (!this.exact) {
       const full = lexBlocks(this.src);

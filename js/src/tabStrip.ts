@@ -34,7 +34,7 @@ export class TabStrip {
   update(tabs: TabInfo[], selected: string | null): void {
     this.last = { tabs, selected };
     if (this.editing) return; // keep the rename input; redrawn when it closes
-    const sig = JSON.stringify([selected, tabs.map((t) => [t.id, t.title, t.status])]);
+    const sig = JSON.stringify([selected, tabs.map((t) => [t.id, t.title, t.status, t.model])]);
     if (sig === this.signature) return;
     this.signature = sig;
     this.list.replaceChildren(...tabs.map((t) => this.tabElement(t, t.id === selected)));

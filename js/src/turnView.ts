@@ -1,10 +1,13 @@
-/** One conversation turn: query, reasoning, streamed markdown answer, error line, footer. */
+/**
+ * One conversation turn: query, reasoning, streamed markdown answer, error line, and a bar
+ * with the turn's state (a badge when it stopped or failed), its figures, Copy and Retry.
+ */
 import { turnAttachments } from "./attachments.js";
 import { h, setAttr, setText } from "./dom.js";
 import { DASH, formatCost, formatCount, formatSeconds } from "./format.js";
-import { handleCodeBarClick } from "./markdown.js";
+import { copyText, handleCodeBarClick } from "./markdown.js";
 import type { InsertCode } from "./notebookCells.js";
-import type { ToolCallInfo, TurnInfo } from "./protocol.js";
+import { isSettled, type ToolCallInfo, type TurnInfo } from "./protocol.js";
 import { StreamingMarkdown } from "./streamingMarkdown.js";
 import { StructuredAnswer } from "./structuredAnswer.js";
 import { ToolCards, type ApproveCall } from "./toolCards.js";
@@ -17,7 +20,7 @@ export interface TurnData {
   reasoning: string;
   /** Code points of `text`. */
   length: number;
-  /** Show the Retry button (the tab's latest turn, failed). */
+  /** Show the Retry button (the tab's latest turn, settled: done, stopped or failed). */
   canRetry: boolean;
   /** The turn's tool calls, each in its latest known state. */
   toolCalls?: ToolCallInfo[];
@@ -32,6 +35,12 @@ export class TurnView {
   private attachmentsSig = "";
   private readonly answer: HTMLElement;
   private readonly footer: HTMLElement;
+  private readonly bar: HTMLElement;
+  private readonly badge: HTMLElement;
+  private readonly copyButton: HTMLButtonElement;
+  private readonly retryButton: HTMLButtonElement;
+  /** The answer's Markdown source, as Copy copies it. */
+  private source = "";
   private reasoning: HTMLDetailsElement | null = null;
   private reasoningBody: HTMLElement | null = null;
   private errorLine: HTMLElement | null = null;
@@ -55,6 +64,37 @@ export class TurnView {
     this.answer.addEventListener("click", (event) => handleCodeBarClick(event, insert));
     this.markdown = new StreamingMarkdown(this.answer);
     this.footer = h(doc, "div", { class: "ipyllm-footer", "data-testid": "footer" });
+    this.badge = h(doc, "span", { class: "ipyllm-turn-badge", "data-testid": "turn-state", hidden: true });
+    this.copyButton = h(
+      doc,
+      "button",
+      { type: "button", class: "ipyllm-turn-action", "data-testid": "copy-answer", title: "Copy the answer's Markdown", hidden: true },
+      "Copy",
+    );
+    this.copyButton.addEventListener("click", () => {
+      const button = this.copyButton;
+      void copyText(this.source, doc).then((ok) => {
+        setText(button, ok ? "Copied" : "Copy failed");
+        setTimeout(() => setText(button, "Copy"), 1500);
+      });
+    });
+    this.retryButton = h(
+      doc,
+      "button",
+      { type: "button", class: "ipyllm-turn-action", "data-testid": "retry", title: "Send this prompt again", hidden: true },
+      "Retry",
+    );
+    this.retryButton.addEventListener("click", () => this.onRetry());
+    this.bar = h(
+      doc,
+      "div",
+      { class: "ipyllm-turn-bar", "data-testid": "turn-bar" },
+      this.badge,
+      this.footer,
+      h(doc, "span", { class: "ipyllm-spacer" }),
+      this.copyButton,
+      this.retryButton,
+    );
     this.tools = new ToolCards(doc, onApprove);
     this.json = new StructuredAnswer(doc);
     this.el = h(
@@ -66,7 +106,7 @@ export class TurnView {
       this.answer,
       this.tools.el,
       this.json.el,
-      this.footer,
+      this.bar,
     );
   }
 
@@ -78,7 +118,30 @@ export class TurnView {
     this.updateAnswer(this.json.split(d));
     this.tools.update(d.toolCalls ?? [], d.status);
     this.updateError(d);
-    setText(this.footer, footerText(d.info, d.status));
+    this.updateFooter(footerParts(d.info, d.status));
+    this.updateBar(d);
+  }
+
+  /** The figures, each kept on one line (a narrow panel wraps between them, not inside). */
+  private updateFooter(parts: string[]): void {
+    if (this.footer.textContent === parts.join(" · ")) return;
+    const nodes: (Node | string)[] = [];
+    parts.forEach((part, i) => {
+      if (i) nodes.push(" · ");
+      nodes.push(h(this.doc, "span", { class: "ipyllm-figure" }, part));
+    });
+    this.footer.replaceChildren(...nodes);
+  }
+
+  private updateBar(d: TurnData): void {
+    const badge = BADGES[d.status];
+    this.badge.hidden = !badge;
+    setText(this.badge, badge ?? "");
+    setAttr(this.badge, "data-status", d.status);
+    this.source = d.text;
+    const settled = isSettled(d.status);
+    this.copyButton.hidden = !settled || d.text === "";
+    this.retryButton.hidden = !(settled && d.canRetry);
   }
 
   private updateAttachments(d: TurnData): void {
@@ -139,19 +202,11 @@ export class TurnView {
     }
     if (!this.errorLine) {
       this.errorLine = h(this.doc, "div", { class: "ipyllm-turn-error-line" });
-      this.footer.before(this.errorLine);
+      this.bar.before(this.errorLine);
     }
-    const text = h(this.doc, "span", { class: "ipyllm-turn-error", "data-testid": "turn-error" }, message);
-    const children: Node[] = [text];
-    if (d.canRetry) {
-      const retry = h(this.doc, "button", { type: "button", class: "ipyllm-button", "data-testid": "retry" }, "Retry");
-      retry.addEventListener("click", this.onRetry);
-      children.push(retry);
-    }
-    const sig = `${message}\u0000${d.canRetry}`;
-    if (this.errorLine.dataset.sig !== sig) {
-      this.errorLine.dataset.sig = sig;
-      this.errorLine.replaceChildren(...children);
+    if (this.errorLine.dataset.sig !== message) {
+      this.errorLine.dataset.sig = message;
+      this.errorLine.replaceChildren(h(this.doc, "span", { class: "ipyllm-turn-error", "data-testid": "turn-error" }, message));
     }
   }
 }
@@ -177,16 +232,21 @@ function placeCursor(answer: HTMLElement, cursor: HTMLElement): void {
 /** Elements the cursor goes into when they end the answer (or end the block they are in). */
 const CURSOR_HOSTS = /^(P|LI|UL|OL|BLOCKQUOTE|H[1-6]|DIV|PRE|CODE)$/;
 
-function footerText(t: TurnInfo, status: string): string {
+/** The state a settled turn shows on itself, beyond its figures. */
+const BADGES: Record<string, string> = { stopped: "Stopped", error: "Failed" };
+
+/** The turn's model and figures: only those that are known (a stopped turn may have none). */
+function footerParts(t: TurnInfo, status: string): string[] {
   // Figures arrive when the turn settles; while it streams they would all be dashes.
-  if (status === "streaming") return `${t.model || DASH} · answering…`;
-  const parts = [
-    t.model || DASH,
-    `${formatCount(t.tokens_in)} in / ${formatCount(t.tokens_out)} out tokens`,
-    formatCost(t.cost),
-    `first token ${formatSeconds(t.ttft_s)}`,
-    `total ${formatSeconds(t.elapsed_s)}`,
-  ];
-  if (status === "stopped") parts.push("stopped");
-  return parts.join(" · ");
+  if (status === "streaming") return [t.model || DASH, "answering…"];
+  const parts: string[] = [];
+  if (t.model) parts.push(t.model);
+  const known = (n: number | null | undefined): n is number => n !== null && n !== undefined && Number.isFinite(n);
+  if (known(t.tokens_in) && known(t.tokens_out)) parts.push(`${formatCount(t.tokens_in)} in / ${formatCount(t.tokens_out)} out tokens`);
+  else if (known(t.tokens_in)) parts.push(`${formatCount(t.tokens_in)} in tokens`);
+  else if (known(t.tokens_out)) parts.push(`${formatCount(t.tokens_out)} out tokens`);
+  if (known(t.cost)) parts.push(formatCost(t.cost));
+  if (known(t.ttft_s)) parts.push(`first token ${formatSeconds(t.ttft_s)}`);
+  if (known(t.elapsed_s)) parts.push(`total ${formatSeconds(t.elapsed_s)}`);
+  return parts;
 }

@@ -11,7 +11,7 @@ import { Composer } from "./composer.js";
 import { FrameScheduler, h, setAttr, setText } from "./dom.js";
 import type { InsertCode } from "./notebookCells.js";
 import type { PanelState } from "./panelState.js";
-import type { AttachmentWire, TabInfo, TurnInfo, ViewMessage } from "./protocol.js";
+import { isSettled, type AttachmentWire, type TabInfo, type TurnInfo, type ViewMessage } from "./protocol.js";
 import { SettingsPane } from "./settingsView.js";
 import { TabStrip } from "./tabStrip.js";
 import { TurnView, type TurnData } from "./turnView.js";
@@ -34,6 +34,10 @@ export class PanelView {
   private full: FullParts | null = null;
   private stopButton: HTMLButtonElement | null = null;
   private compact: boolean | null = null;
+  /** Ancestors made to stop clipping (see `unclip`), with their inline `overflow` before. */
+  private unclipped: [HTMLElement, string, string][] = [];
+  /** Whether the ancestors were looked at for this stream (once: it reads their layout). */
+  private unclipDone = false;
   /** Tab chosen in this view; the newest tab when unset or closed. */
   private selected: string | null = null;
   private turnViews = new Map<number, TurnView>();
@@ -91,6 +95,7 @@ export class PanelView {
     this.renderTurns(tab, turns);
     if (this.full) this.renderFull(tab, streaming);
     if (this.stopButton) this.stopButton.hidden = !streaming;
+    this.unclip(this.compact === true && streaming);
   }
 
   destroy(): void {
@@ -98,6 +103,7 @@ export class PanelView {
     releaseLocalImages([...this.sentFiles.values()].flatMap((sent) => sent.files));
     this.scheduler.cancel();
     this.resizes?.disconnect();
+    this.unclip(false);
     this.unsubscribe();
     this.root.remove();
   }
@@ -127,7 +133,8 @@ export class PanelView {
       close: (tab) => this.state.request({ type: "close", tab }),
     });
     const settings = new SettingsPane(doc, {
-      saveKey: (provider, key) => this.state.request({ type: "set_key", provider, key }),
+      saveKey: (provider, key, done) =>
+        this.state.request({ type: "set_key", provider, key }, (reply) => done(reply.type === "key_result" && reply.ok)),
       deleteKey: (provider) => this.state.request({ type: "delete_key", provider }),
       notify: (text) => this.state.setNotice({ kind: "error", text }),
     });
@@ -245,7 +252,9 @@ export class PanelView {
         text: held.text,
         reasoning: held.reasoning,
         length: held.length,
-        canRetry: status === "error" && turn.index === latest,
+        // The latest turn, settled, while the tab is not answering: Retry sends its prompt again.
+        // Not in a cell's view, which shows one turn (the new one would not appear there).
+        canRetry: !this.compact && turn.index === latest && tab.status !== "streaming" && isSettled(status),
         toolCalls: this.state.toolCalls(tab.id, turn),
         localFiles: this.localFiles(tab.id, turn),
       };
@@ -266,6 +275,39 @@ export class PanelView {
     }
     // Without a ResizeObserver, keep the end in view now (reading the height forces a layout).
     if (!this.resizes && this.pinned) this.stick();
+  }
+
+  /**
+   * While a cell's view streams, its Stop is sticky at the bottom of the window. A sticky
+   * element sticks inside its nearest ancestor that clips (overflow other than visible),
+   * and JupyterLab's output area clips without scrolling (its content fits it): those
+   * ancestors, up to the one that really scrolls (the notebook), show their overflow
+   * until the answer settles, then get their own style back.
+   */
+  private unclip(on: boolean): void {
+    if (!on) {
+      for (const [el, x, y] of this.unclipped) {
+        el.style.overflowX = x;
+        el.style.overflowY = y;
+      }
+      this.unclipped = [];
+      this.unclipDone = false;
+      return;
+    }
+    // Once, when in the page: a view is drawn before the front end attaches it.
+    if (this.unclipDone || !this.root.isConnected) return;
+    this.unclipDone = true;
+    const view = this.doc.defaultView;
+    if (!view) return;
+    let el = this.root.parentElement;
+    for (let depth = 0; el && depth < 8; el = el.parentElement, depth++) {
+      const style = view.getComputedStyle(el);
+      if (style.overflowX === "visible" && style.overflowY === "visible") continue;
+      if (el.scrollHeight > el.clientHeight + 1 || el.classList.contains("jp-Cell")) break; // it scrolls: the sticky's frame
+      this.unclipped.push([el, el.style.overflowX, el.style.overflowY]);
+      el.style.overflowX = "visible";
+      el.style.overflowY = "visible";
+    }
   }
 
   /** Keep the conversation's end in view while it is pinned there (full mode: compact does not scroll). */
@@ -308,8 +350,10 @@ export class PanelView {
     this.scheduler.schedule();
   }
 
-  private newTab(onOpened?: (tab: string) => void): void {
-    const msg = this.pendingModel ? { type: "new_tab" as const, model: this.pendingModel } : { type: "new_tab" as const };
+  private newTab(onOpened?: (tab: string) => void, title?: string): void {
+    const msg: ViewMessage = { type: "new_tab" };
+    if (this.pendingModel) msg.model = this.pendingModel;
+    if (title) msg.title = title;
     this.state.request(msg, (reply) => {
       if (reply.type !== "opened") return;
       this.pendingModel = null;
@@ -348,8 +392,15 @@ export class PanelView {
         () => this.state.setNotice({ kind: "error", text: "A pasted file could not be read; attach it again." }),
       );
     };
-    if (!tab) this.newTab((id) => go(id, 0));
-    else go(tab.id, tab.turns.length);
+    // A chat is named after its first prompt (the kernel's default names are "Tab N").
+    const title = titleFrom(prompt);
+    if (!tab) this.newTab((id) => go(id, 0), title);
+    else {
+      if (tab.turns.length === 0 && DEFAULT_TITLE.test(tab.title) && title) {
+        this.state.request({ type: "rename", tab: tab.id, title });
+      }
+      go(tab.id, tab.turns.length);
+    }
     return true;
   }
 
@@ -364,6 +415,24 @@ export class PanelView {
     if (tab) this.state.request({ type: "set_model", tab: tab.id, model });
     else this.pendingModel = model;
   }
+}
+
+/** A title the kernel gives a tab opened without one ("Tab 3", made unique as "Tab 3 (2)"). */
+const DEFAULT_TITLE = /^Tab \d+(?: \(\d+\))?$/;
+
+/** The most characters of a prompt a tab's title takes. */
+const TITLE_CHARS = 40;
+
+/** A tab title from its first prompt: its first line, cut at a word near 40 characters. */
+export function titleFrom(prompt: string): string {
+  const line = prompt.split("\n").map((l) => l.replace(/\s+/g, " ").trim()).find((l) => l) ?? "";
+  const chars = [...line];
+  if (chars.length <= TITLE_CHARS) return line;
+  // One character more: a word that ends right at the limit is kept whole.
+  const cut = chars.slice(0, TITLE_CHARS + 1).join("");
+  const space = cut.lastIndexOf(" ");
+  const head = space > TITLE_CHARS / 2 ? cut.slice(0, space) : chars.slice(0, TITLE_CHARS).join("");
+  return `${head.replace(/[\s,.;:!?-]+$/, "")}…`;
 }
 
 /** Whether a scrolled element shows (nearly) its end. */

@@ -204,6 +204,45 @@ describe("what a later block changes", () => {
   });
 });
 
+describe("a table that streams", () => {
+  it("hides the row whose line has not ended, and settles equal to a full render", () => {
+    const text = "Prices:\n\n| item | price |\n|---|---|\n| apple | 1.20 |\n| pear | 0.95 |\n| plum | 2.10 |";
+    const el = document.createElement("div");
+    const md = new StreamingMarkdown(el);
+    const visibleRows = () => [...el.querySelectorAll("tbody > tr")].filter((r) => !r.classList.contains("ipyllm-partial-row"));
+    let shown = "";
+    for (const ch of text) {
+      shown += ch;
+      md.update(shown);
+      // Body lines so far: the last one is cut, or "" when the line just ended.
+      const whole = shown.split("\n").slice(4).length - 1;
+      if (el.querySelector("table")) {
+        // Every row shown is a whole line; a cut one is never shown as empty cells.
+        expect(visibleRows().length, JSON.stringify(shown)).toBe(Math.max(0, whole));
+        for (const row of visibleRows()) expect(row.textContent!.trim()).not.toBe("");
+      }
+      expect(el.querySelectorAll(".ipyllm-partial-row").length).toBeLessThanOrEqual(1);
+    }
+    expect(el.querySelector(".ipyllm-partial-row")?.textContent).toContain("plum");
+    md.settle();
+    expect(el.querySelector(".ipyllm-partial-row")).toBeNull();
+    expect(el.innerHTML).toBe(fullHtml(text));
+    expect(el.querySelectorAll("tbody > tr")).toHaveLength(3);
+  });
+
+  it("shows the row again once its line ends, even with no new token", () => {
+    const el = document.createElement("div");
+    const md = new StreamingMarkdown(el);
+    md.update("| a | b |\n|---|---|\n| 1 | 2 |");
+    expect(el.querySelector("tbody > tr")?.classList.contains("ipyllm-partial-row")).toBe(true);
+    md.update("| a | b |\n|---|---|\n| 1 | 2 |\n");
+    expect(el.querySelector(".ipyllm-partial-row")).toBeNull();
+    md.update("| a | b |\n|---|---|\n| 1 | 2 |\n\nAfter");
+    md.settle();
+    expect(el.innerHTML).toBe(fullHtml("| a | b |\n|---|---|\n| 1 | 2 |\n\nAfter"));
+  });
+});
+
 describe("random Markdown streams", () => {
   const LINES = [
     "para text here", "more *em* text", "- item", "- item two", "1. one", "2. two", "10. ten", "2", "* star",

@@ -94,11 +94,12 @@ describe("cards from the trait", () => {
     expect(part(second, "tool-error")?.textContent).toBe("ValueError: no such ticker");
     expect(part(card(document, 2), "tool-time")?.textContent).toBe("");
     expect($$("[data-testid=tool-run], [data-testid=tool-deny]").filter((b) => !b.closest("[hidden]"))).toEqual([]);
-    // Order inside the turn: answer, cards, footer.
+    // Order inside the turn: answer, cards, the bar with the footer.
     const turnEl = $("[data-testid=turn]")!;
     const order = [...turnEl.children].map((c) => c.getAttribute("data-testid"));
     expect(order.indexOf("answer")).toBeLessThan(order.indexOf("tool-calls"));
-    expect(order.indexOf("tool-calls")).toBeLessThan(order.indexOf("footer"));
+    expect(order.indexOf("tool-calls")).toBeLessThan(order.indexOf("turn-bar"));
+    expect(turnEl.querySelector("[data-testid=turn-bar] [data-testid=footer]")).not.toBeNull();
   });
 
   it("shows no card block for a turn without calls", async () => {

@@ -163,6 +163,14 @@ describe("full panel", () => {
     expect($("[data-testid=tab][data-tab-id=t9]")?.getAttribute("aria-selected")).toBe("true");
   });
 
+  it("updates a tab's tooltip when its model changes", async () => {
+    const { $, model } = mount({ tabs: [tab("t1")] });
+    expect($("[data-testid=tab]")!.title).toContain("(openai:gpt-4o-mini)");
+    model.set("tabs", [tab("t1", [], { model: "anthropic:claude-sonnet" })]);
+    await frame();
+    expect($("[data-testid=tab]")!.title).toContain("(anthropic:claude-sonnet)");
+  });
+
   it("renames on double-click and closes with ×", async () => {
     const { $, model } = mount({ tabs: [tab("t1"), tab("t2")] });
     $("[data-testid=tab][data-tab-id=t1]")!.dispatchEvent(new MouseEvent("dblclick", { bubbles: true }));
@@ -176,23 +184,116 @@ describe("full panel", () => {
     expect(model.sent.at(-1)).toMatchObject({ type: "close", tab: "t2" });
   });
 
-  it("shows a failed turn's error with Retry", async () => {
+  it("shows a failed turn's error, a Failed badge and Retry", async () => {
     const tabs = [tab("t1", [turn(0, { status: "error", error: "openai: invalid key; set it in Settings" })])];
     const { $, model } = mount({ tabs });
     expect($("[data-testid=turn-error]")?.textContent).toBe("openai: invalid key; set it in Settings");
+    const badge = $("[data-testid=turn-state]")!;
+    expect(badge.hidden).toBe(false);
+    expect(badge.textContent).toBe("Failed");
     $<HTMLButtonElement>("[data-testid=retry]")!.click();
     expect(model.sent.at(-1)).toMatchObject({ type: "retry", tab: "t1" });
   });
 
-  it("groups the model picker by provider with key status", async () => {
+  it("marks a stopped turn on itself and shows only the figures it has", () => {
+    const stopped = turn(0, { status: "stopped", tokens_in: null, tokens_out: null, cost: null, ttft_s: 0.3, elapsed_s: null });
+    const { $ } = mount({ tabs: [tab("t1", [stopped])] });
+    const badge = $("[data-testid=turn-state]")!;
+    expect(badge.hidden).toBe(false);
+    expect(badge.textContent).toBe("Stopped");
+    const footer = $("[data-testid=footer]")!.textContent!;
+    expect(footer).toBe("openai:gpt-4o-mini · first token 0.30 s");
+    expect(footer).not.toContain("—");
+    // A done turn has no badge.
+    const done = mount({ tabs: [tab("t2", [turn(0)])] });
+    expect(done.$("[data-testid=turn-state]")!.hidden).toBe(true);
+  });
+
+  it("offers Copy on every settled answer and Retry on the latest, whether done, stopped or failed", async () => {
+    const tabs = [tab("t1", [turn(0, { text_length: 5 }), turn(1, { text_length: 9 })])];
+    const { $, $$, model } = mount({ tabs });
+    model.emit({ type: "snapshot", tab: "t1", turn: 1, status: "done", text: "**Second**", reasoning: "", past: [{ index: 0, text: "First", reasoning: "" }] });
+    await frame();
+    const copies = $$("[data-testid=copy-answer]");
+    expect(copies.map((b) => b.hidden)).toEqual([false, false]);
+    const retries = $$("[data-testid=retry]");
+    expect(retries.map((b) => b.hidden)).toEqual([true, false]);
+    let copied = "";
+    Object.defineProperty(navigator, "clipboard", { value: { writeText: async (t: string) => void (copied = t) }, configurable: true });
+    copies[1]!.click();
+    await frame();
+    expect(copied).toBe("**Second**"); // the Markdown source, not the rendered text
+    expect(copies[1]!.textContent).toBe("Copied");
+    retries[1]!.click();
+    expect(model.sent.at(-1)).toMatchObject({ type: "retry", tab: "t1" });
+    // While the tab answers, nothing is retried; the streaming turn has neither button.
+    model.set("tabs", [tab("t1", [turn(0), turn(1), turn(2, { status: "streaming" })], { status: "streaming" })]);
+    await frame();
+    expect($$("[data-testid=retry]").filter((b) => !b.hidden)).toEqual([]);
+    expect($("[data-testid=turn][data-turn='2'] [data-testid=copy-answer]")!.hidden).toBe(true);
+    for (const status of ["stopped", "error"]) {
+      model.set("tabs", [tab("t1", [turn(0), turn(1, { status })])]);
+      await frame();
+      expect($("[data-testid=turn][data-turn='1'] [data-testid=retry]")!.hidden).toBe(false);
+    }
+  });
+
+  it("groups the model picker by provider, and shows the chosen one as provider · model", async () => {
     const { $, model } = mount({ tabs: [tab("t1")] });
     const picker = $<HTMLSelectElement>("[data-testid=model-picker]")!;
     const labels = [...picker.querySelectorAll("optgroup")].map((g) => g.label);
-    expect(labels).toEqual(["OpenAI — missing key", "Anthropic — key in keyring", "Ollama — no key needed"]);
+    expect(labels).toEqual(["OpenAI", "Anthropic", "Ollama"]);
+    const options = [...picker.querySelectorAll("optgroup")].map((g) => [...g.querySelectorAll("option")].map((o) => o.textContent));
+    expect(options).toEqual([["OpenAI · gpt-4o-mini", "gpt-4o"], ["claude-sonnet"], ["llama3"]]);
     expect(picker.value).toBe("openai:gpt-4o-mini");
+    expect(picker.selectedOptions[0]!.textContent).toBe("OpenAI · gpt-4o-mini");
     picker.value = "anthropic:claude-sonnet";
     picker.dispatchEvent(new Event("change"));
     expect(model.sent.at(-1)).toMatchObject({ type: "set_model", tab: "t1", model: "anthropic:claude-sonnet" });
+    expect(picker.selectedOptions[0]!.textContent).toBe("Anthropic · claude-sonnet");
+    expect(picker.querySelector("option[value='openai:gpt-4o-mini']")!.textContent).toBe("gpt-4o-mini");
+  });
+
+  it("hides the context choice when there is no other chat", async () => {
+    const { $, model } = mount({ tabs: [tab("t1")] });
+    const box = $("[data-testid=context-picker]")!;
+    expect(box.hidden).toBe(true);
+    expect(box.textContent).toBe("");
+    model.set("tabs", [tab("t1"), tab("t2")]);
+    await frame();
+    expect(box.hidden).toBe(false);
+    expect(box.querySelectorAll("input[type=checkbox]")).toHaveLength(1);
+  });
+
+  it("names an untitled chat after its first prompt", async () => {
+    const { $, model } = mount({ tabs: [tab("t1", [], { title: "Tab 1" })] });
+    const box = $<HTMLTextAreaElement>("[data-testid=prompt]")!;
+    box.value = "  How do I   read a parquet file with pandas and keep the index?\nmore";
+    key(box, "Enter");
+    const [rename] = model.sentOfType("rename");
+    expect(rename).toMatchObject({ tab: "t1", title: "How do I read a parquet file with pandas…" });
+    expect(model.sent.indexOf(rename!)).toBeLessThan(model.sent.indexOf(model.sentOfType("send")[0]!));
+    // A chat with a title of its own, or one already started, keeps its title.
+    const other = mount({ tabs: [tab("t2", [], { title: "Research" }), tab("t3", [turn(0)], { title: "Tab 3" })] });
+    other.$<HTMLElement>("[data-testid=tab][data-tab-id=t2]")!.click();
+    await frame();
+    const box2 = other.$<HTMLTextAreaElement>("[data-testid=prompt]")!;
+    box2.value = "hello";
+    key(box2, "Enter");
+    other.$<HTMLElement>("[data-testid=tab][data-tab-id=t3]")!.click();
+    await frame();
+    box2.value = "again";
+    key(box2, "Enter");
+    expect(other.model.sentOfType("rename")).toEqual([]);
+    expect(other.model.sentOfType("send")).toHaveLength(2);
+  });
+
+  it("opens a chat titled by the prompt when none is open", () => {
+    const { $, model } = mount({ tabs: [] });
+    const box = $<HTMLTextAreaElement>("[data-testid=prompt]")!;
+    box.value = "Plot a sine wave";
+    key(box, "Enter");
+    expect(model.sentOfType("new_tab")[0]).toMatchObject({ type: "new_tab", title: "Plot a sine wave" });
   });
 });
 
@@ -236,7 +337,7 @@ describe("streaming into the answer", () => {
 });
 
 describe("settings", () => {
-  it("saves a key in one message and clears the field at once", async () => {
+  it("saves a key in one message and clears the field once the kernel took it", async () => {
     const { $, model, el } = mount({ tabs: [tab("t1")] });
     const pane = $("[data-testid=settings]")!;
     expect(pane.hidden).toBe(true);
@@ -250,17 +351,41 @@ describe("settings", () => {
     input.value = "sk-secret-123";
     $<HTMLButtonElement>("[data-testid=key-save][data-provider=openai]")!.click();
     expect(model.sentOfType("set_key")).toEqual([expect.objectContaining({ type: "set_key", provider: "openai", key: "sk-secret-123" })]);
-    expect(input.value).toBe("");
     expect(el.outerHTML).not.toContain("sk-secret-123");
     expect(JSON.stringify({ ...localStorage })).not.toContain("sk-secret");
-    model.emit({ type: "key_result", provider: "openai", ok: true, message: "openai key saved to the keyring", key: "keyring" });
+    const del = $<HTMLButtonElement>("[data-testid=key-delete][data-provider=openai]")!;
+    expect(del.disabled).toBe(true); // no key in the keyring yet
+    const id = model.sentOfType("set_key")[0]!.id as string;
+    model.emit({ type: "key_result", provider: "openai", ok: true, message: "openai key saved to the keyring", key: "keyring", reply_to: id });
     await frame();
+    expect(input.value).toBe("");
     expect($("[data-testid=notice]")?.textContent).toBe("openai key saved to the keyring");
     expect($("[data-testid=notice]")?.hidden).toBe(false);
     expect($("[data-testid=key-status][data-provider=openai]")?.textContent).toBe("keyring");
     $<HTMLButtonElement>("[data-testid=key-delete][data-provider=openai]")!.click();
     expect(model.sent.at(-1)).toMatchObject({ type: "delete_key", provider: "openai" });
     expect(model.sent.at(-1)).not.toHaveProperty("key");
+  });
+
+  it("keeps a refused key in the field, to correct it", async () => {
+    const { $, model, el } = mount({ tabs: [tab("t1")] });
+    const input = $<HTMLInputElement>("[data-testid=key-input][data-provider=openai]")!;
+    input.value = "sk-typo";
+    key(input, "Enter");
+    const id = model.sentOfType("set_key")[0]!.id as string;
+    model.emit({ type: "key_result", provider: "openai", ok: false, message: "openai refused the key", key: "missing", reply_to: id });
+    await frame();
+    expect(input.value).toBe("sk-typo");
+    expect($("[data-testid=notice]")?.textContent).toBe("openai refused the key");
+    expect(el.outerHTML).not.toContain("sk-typo");
+  });
+
+  it("offers Delete only for a key in the keyring, and lines the rows up in one grid", () => {
+    const { $ } = mount({ tabs: [tab("t1")] });
+    expect($<HTMLButtonElement>("[data-testid=key-delete][data-provider=openai]")!.disabled).toBe(true);
+    expect($<HTMLButtonElement>("[data-testid=key-delete][data-provider=anthropic]")!.disabled).toBe(false);
+    const name = $("[data-provider=openai] .ipyllm-provider-name")!;
+    expect(name.title).toBe("OpenAI");
   });
 
   it("does not send an empty key", () => {
@@ -288,6 +413,32 @@ describe("compact mode", () => {
     model.emit({ type: "status", tab: "t2", turn: 1, status: "done" });
     await frame();
     expect(stop.hidden).toBe(true);
+  });
+
+  it("offers Copy but not Retry in a cell's view (the new turn would not show there)", async () => {
+    const { $, model } = mount({ tabs: [tab("t1", [turn(0, { status: "stopped" })])], compact: true, tab: "t1", turn: 0 });
+    model.emit({ type: "snapshot", tab: "t1", turn: 0, status: "stopped", text: "partial", reasoning: "" });
+    await frame();
+    expect($("[data-testid=copy-answer]")!.hidden).toBe(false);
+    expect($("[data-testid=retry]")!.hidden).toBe(true);
+    expect($("[data-testid=turn-state]")!.textContent).toBe("Stopped");
+  });
+
+  it("lets the output area around a streaming cell view show its overflow (sticky Stop), then restores it", async () => {
+    const model = new FakeModel({ providers: PROVIDERS, tabs: streamingTabs(), compact: true, tab: "t2", turn: 1 });
+    const widget = createPanelWidget();
+    cleanups.push(widget.initialize({ model }));
+    const clip = document.createElement("div");
+    clip.style.overflowX = "hidden";
+    clip.style.overflowY = "auto";
+    const el = document.createElement("div");
+    clip.append(el);
+    document.body.append(clip);
+    cleanups.push(widget.render({ model, el }));
+    expect([clip.style.overflowX, clip.style.overflowY]).toEqual(["visible", "visible"]);
+    model.emit({ type: "status", tab: "t2", turn: 1, status: "done" });
+    await frame();
+    expect([clip.style.overflowX, clip.style.overflowY]).toEqual(["hidden", "auto"]);
   });
 
   it("shows every turn of the tab when turn is -1", () => {

@@ -318,9 +318,11 @@ print(df.head())
 
 A few options worth knowing:
 
-- `sep=";"` for semicolon-separated files
-- `usecols=[...]` to load only some columns
-- `dtype={"id": "string"}` to keep IDs as text
+| Option | What it does |
+|---|---|
+| `sep=";"` | reads semicolon-separated files |
+| `usecols=[...]` | loads only some columns |
+| `dtype={"id": "string"}` | keeps IDs as text |
 
 For files larger than memory, pass `chunksize=100_000` and loop over the chunks.
 """

@@ -242,11 +242,13 @@ class PanelController:
             tab.stop()
 
     def _retry(self, content: Json) -> None:
+        """Send the latest turn's prompt again, with what it attached, whether that turn
+        failed, stopped or finished (the tab refuses while it is still answering)."""
         tab = self._tab(content)
         last = tab.last
         if last is None:
             raise PanelError(f"Tab {tab.title!r} has nothing to retry; send a prompt.")
-        tab.send(last.query)
+        tab.send([last.query, *last.attachments] if last.attachments else last.query)
 
     def _new_tab(self, content: Json) -> Json:
         model = content.get("model") or None

@@ -126,8 +126,7 @@ def _cell_number() -> int | None:
 
 
 SAVED_NOTE = (
-    "*The ipyllm chat panel shows here when this cell runs in JupyterLab, Notebook 7 "
-    "or VS Code.*"
+    "*The ipyllm chat panel shows here when this cell runs in JupyterLab, Notebook 7 or VS Code.*"
 )
 
 NO_FRONTEND = (
