@@ -6,7 +6,8 @@
  */
 export type TurnStatus = "streaming" | "done" | "stopped" | "error";
 export type TabStatus = "idle" | TurnStatus;
-export type KeyStatus = "keyring" | "env" | "missing" | "none";
+/** `KeyStatus` in the kernel (`ipyllm/_keys.py`): where a provider's key is. */
+export type KeyStatus = "keyring" | "env" | "missing" | "none" | "unusable";
 
 export interface TurnInfo {
   index: number;

@@ -27,13 +27,13 @@ import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._aliases import all_aliases
 from ._aliases import lookup as lookup_alias
 from ._engine.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits, check_limits
 from ._errors import ConfigurationError, InvalidOptionError, UnknownProviderError
-from ._keys import explicit_key, fingerprint
+from ._keys import KeyStatus, explicit_key, fingerprint
 from ._providers.catalog import (
     BUILTIN,
     ENDPOINT_TEMPLATE,
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from ._engine.provider import Provider
     from ._keys import KeyStore
 
-KeyStatus = Literal["keyring", "env", "missing", "none"]
 """Where a provider's key is: the OS keyring, the environment, nowhere yet, or not needed."""
 
 _lock = threading.RLock()
@@ -151,18 +150,29 @@ def key_store() -> KeyStore:
         return _key_store
 
 
-def key_status(provider: str) -> KeyStatus:
-    """Where ``provider``'s key is: ``"keyring"``, ``"env"``, ``"missing"``, or ``"none"``
-    when the provider needs no key. Never the key itself."""
+def key_status(provider: str, keyring_problem: str | None = None) -> KeyStatus:
+    """Where ``provider``'s key is, as a :class:`~ipyllm.keys.KeyStatus` (never the key):
+    the one vocabulary of ``keys.status()``, ``%llm keys`` and the panel.
+
+    ``keyring_problem`` is ``KeyStore.keyring_problem()``'s answer (``""`` for a working
+    keyring), passed in when asking for many providers; found here when None. A
+    problem turns ``missing`` into ``keyring unusable``. An unknown provider raises
+    :class:`~ipyllm.UnknownProviderError`.
+    """
     if not effective_spec(provider).needs_key:
-        return "none"
+        return KeyStatus.NOT_NEEDED
+    store = key_store()
     try:
-        source = key_store().source(provider)
-    except Exception:  # a broken keyring reads as "missing"; setting a key says why
+        source = store.source(provider)
+    except Exception:  # a broken keyring reads as no key; setting one says why
         source = None
-    if source == "env" or source == "keyring":
-        return source
-    return "missing"
+    if source == "env":
+        return KeyStatus.ENV
+    if source == "keyring":
+        return KeyStatus.KEYRING
+    if keyring_problem is None:
+        keyring_problem = store.keyring_problem()
+    return KeyStatus.UNUSABLE if keyring_problem else KeyStatus.MISSING
 
 
 def default_model() -> str:

@@ -84,28 +84,9 @@ class KeyStatusReport(dict[str, KeyStatus]):
         printer.text(self.table())
 
 
-def provider_status(provider: str, keyring_problem: str | None = None) -> KeyStatus:
-    """Where ``provider``'s key is, as a :class:`KeyStatus` (never the key).
-
-    ``keyring_problem`` is :func:`keyring_problem`'s answer (``""`` for a working
-    keyring), passed in when asking for many providers; found here when None. A
-    problem turns ``missing`` into ``keyring unusable``. An unknown provider raises
-    :class:`~ipyllm.UnknownProviderError`.
-    """
-    if not _registry.effective_spec(provider).needs_key:
-        return KeyStatus.NOT_NEEDED
-    store = _registry.key_store()
-    try:
-        source = store.source(provider)
-    except Exception:  # a broken keyring reads as no key; setting one says why
-        source = None
-    if source == "env":
-        return KeyStatus.ENV
-    if source == "keyring":
-        return KeyStatus.KEYRING
-    if keyring_problem is None:
-        keyring_problem = store.keyring_problem()
-    return KeyStatus.UNUSABLE if keyring_problem else KeyStatus.MISSING
+provider_status = _registry.key_status
+"""Where a provider's key is, as a :class:`KeyStatus` (never the key); an unknown
+provider raises :class:`~ipyllm.UnknownProviderError`."""
 
 
 def status() -> KeyStatusReport:

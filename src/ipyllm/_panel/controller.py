@@ -296,7 +296,7 @@ class PanelController:
 
     def _key_result(self, provider: str, message: str) -> Json:
         self._sub.put(_RefreshProviders())
-        status = _registry.key_status(provider)
+        status = _registry.key_status(provider).value
         if status == "env":
             message += " The environment variable still provides a key, and comes first."
         return {
@@ -310,7 +310,7 @@ class PanelController:
 
 def _safe_key_status(provider: str) -> str:
     try:
-        return _registry.key_status(provider)
+        return _registry.key_status(provider).value
     except LLMError:  # an unknown provider
         return "missing"
 
