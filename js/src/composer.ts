@@ -146,7 +146,10 @@ export class Composer {
   }
 
   private updatePicker(s: ComposerState): void {
-    const sig = JSON.stringify([s.model, s.providers.map((p) => [p.name, p.label, p.key, p.models, p.default_model])]);
+    const sig = JSON.stringify([
+      s.model,
+      s.providers.map((p) => [p.name, p.label, p.key, p.models, p.default_model, p.aliases ?? []]),
+    ]);
     if (sig !== this.pickerSig) {
       this.pickerSig = sig;
       const doc = this.doc;
@@ -164,6 +167,17 @@ export class Composer {
           return option;
         });
         if (options.length) groups.push(h(doc, "optgroup", { label }, ...options));
+      }
+      // The user's own aliases, by their names (the built-in ones would crowd the list).
+      const aliases = s.providers.flatMap((p) => (p.aliases ?? []).filter((a) => !a.builtin));
+      if (aliases.length) {
+        const options = aliases.map((a) => {
+          if (a.name === s.model) found = true;
+          const option = h(doc, "option", { value: a.name, title: `${a.name}: ${a.model}` }, a.name);
+          option.dataset.model = `${a.name} → ${a.model}`;
+          return option;
+        });
+        groups.push(h(doc, "optgroup", { label: "Aliases" }, ...options));
       }
       if (!found && s.model) {
         const option = h(doc, "option", { value: s.model }, s.model);

@@ -84,6 +84,16 @@ export interface ProviderInfo {
   default_model: string;
   key: KeyStatus | string;
   local: boolean;
+  /** The aliases (`ipyllm.alias`) naming a model of this provider. */
+  aliases?: AliasInfo[];
+}
+
+/** A short name for a model: picking `name` is picking `model`. */
+export interface AliasInfo {
+  name: string;
+  model: string;
+  label: string;
+  builtin: boolean;
 }
 
 /** The panel's traits, by name. */

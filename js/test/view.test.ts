@@ -254,6 +254,29 @@ describe("full panel", () => {
     expect(picker.querySelector("option[value='openai:gpt-4o-mini']")!.textContent).toBe("gpt-4o-mini");
   });
 
+  it("lists the user's aliases in the picker; picking one sets the tab's model to it", async () => {
+    const withAliases = PROVIDERS.map((p) =>
+      p.name === "openai"
+        ? {
+            ...p,
+            aliases: [
+              { name: "fast", model: "openai:gpt-4o-mini", label: "fast → openai:gpt-4o-mini", builtin: false },
+              { name: "4o-mini", model: "openai:gpt-4o-mini", label: "4o-mini → openai:gpt-4o-mini", builtin: true },
+            ],
+          }
+        : p,
+    );
+    const { $, model } = mount({ tabs: [tab("t1")], providers: withAliases });
+    const picker = $<HTMLSelectElement>("[data-testid=model-picker]")!;
+    const group = [...picker.querySelectorAll("optgroup")].at(-1)!;
+    expect(group.label).toBe("Aliases");
+    expect([...group.querySelectorAll("option")].map((o) => o.value)).toEqual(["fast"]);
+    picker.value = "fast";
+    picker.dispatchEvent(new Event("change"));
+    expect(model.sent.at(-1)).toMatchObject({ type: "set_model", tab: "t1", model: "fast" });
+    expect(picker.selectedOptions[0]!.textContent).toBe("fast → openai:gpt-4o-mini");
+  });
+
   it("hides the context choice when there is no other chat", async () => {
     const { $, model } = mount({ tabs: [tab("t1")] });
     const box = $("[data-testid=context-picker]")!;
