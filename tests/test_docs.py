@@ -1,5 +1,6 @@
-"""The Python examples in docs/ run as written (offline: demo provider, fake server, and
-no connection but to loopback)."""
+"""The Python examples in README.md and docs/ run as written (offline: demo provider, fake
+server, and no connection but to loopback), or are marked as not run; and every request
+option is documented."""
 
 from __future__ import annotations
 
@@ -12,24 +13,15 @@ from typing import Any
 import pytest
 
 DOCS = Path(__file__).parent.parent / "docs"
+README = DOCS.parent / "README.md"
 FENCE = re.compile(r"```python\n(.*?)```", re.S)
+# The pages whose examples the tests below run; docs/magics.md (IPython syntax) is run by
+# tests/test_docs_magics.py.
+EXAMPLE_PAGES = ["sessions.md", "tools.md", "notebook-context.md"]
+OWN_TESTS = ["providers.md", "magics.md"]
 
-
-@pytest.mark.parametrize("name", ["sessions.md", "tools.md", "notebook-context.md"])
-def test_doc_examples_run(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
-    blocks = FENCE.findall((DOCS / name).read_text("utf-8"))
-    assert blocks
-    namespace: dict[str, object] = {"__name__": "docs_example"}
-    # The example's rate limit ends with the test (tests/conftest.py resets limiters).
-    for i, block in enumerate(blocks):
-        try:
-            exec(compile(block, f"{name}[block {i}]", "exec"), namespace)
-        except Exception as err:
-            raise AssertionError(f"block {i} of {name} failed:\n{block}") from err
-
-
-# A block right after this comment shows what needs a key and the network; it is not run.
+# A block right after this comment needs what a test has not (a key, the network, a
+# server of yours, a notebook, the OS keyring); it is not run. The page says so in words.
 NOT_RUN = "<!-- not run by tests/test_docs.py"
 MARKED_FENCE = re.compile(r"(<!-- not run by [^\n]*-->\n)?```python\n(.*?)```", re.S)
 
@@ -86,3 +78,55 @@ def test_providers_page_runs_as_written_offline(no_network: list[object]) -> Non
         with _registry._lock:
             _registry._rows.pop("lab", None)
         _registry.retire_stale("lab")
+
+
+def run_blocks(page: str, blocks: list[str], attempts: list[object]) -> None:
+    """Run a page's blocks in order in one namespace; none may reach past loopback."""
+    namespace: dict[str, object] = {"__name__": "docs_example"}
+    # The example's rate limit ends with the test (tests/conftest.py resets limiters).
+    for i, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"{page}[block {i}]", "exec"), namespace)
+        except Exception as err:
+            raise AssertionError(f"block {i} of {page} failed:\n{block}") from err
+    assert attempts == [], f"{page} reached past loopback: {attempts}"
+
+
+@pytest.mark.parametrize("name", EXAMPLE_PAGES)
+def test_doc_examples_run(
+    name: str, monkeypatch: pytest.MonkeyPatch, no_network: list[object]
+) -> None:
+    # Faster than the demo's pace; the Stop example of sessions.md goes back to it.
+    monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
+    page = (DOCS / name).read_text("utf-8")
+    assert NOT_RUN not in page  # these pages run whole
+    blocks = FENCE.findall(page)
+    assert blocks
+    run_blocks(name, blocks, no_network)
+
+
+def other_pages() -> list[Path]:
+    covered = set(EXAMPLE_PAGES) | set(OWN_TESTS)
+    return [README, *(p for p in sorted(DOCS.glob("*.md")) if p.name not in covered)]
+
+
+@pytest.mark.parametrize("path", other_pages(), ids=lambda p: p.name)
+def test_other_pages_run_offline_or_are_marked(
+    path: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[object]
+) -> None:
+    """Every Python block of README.md and the other pages runs offline, or is marked."""
+    monkeypatch.setenv("IPYLLM_DEMO_DELAY", "0.001")
+    blocks = MARKED_FENCE.findall(path.read_text("utf-8"))
+    assert all(NOT_RUN in mark for mark, _ in blocks if mark)
+    run_blocks(path.name, [body for mark, body in blocks if not mark], no_network)
+
+
+def test_every_request_option_is_documented() -> None:
+    """docs/sessions.md's table of request options names every option there is."""
+    from ipyllm._manager.options import OPTION_NAMES, SendOptions
+
+    page = (DOCS / "sessions.md").read_text("utf-8")
+    table = page.split("### Request options", 1)[1].split("\n#", 1)[0]
+    names = set(SendOptions.__annotations__) | set(OPTION_NAMES)
+    missing = sorted(n for n in names if f"| `{n}` |" not in table)
+    assert missing == [], f"request options not in docs/sessions.md's table: {missing}"
