@@ -138,10 +138,15 @@ def comparable(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
 
 
 def refresh(paths: list[Path]) -> None:
-    """Run each notebook and write it back with its new outputs."""
+    """Run each notebook and write it back with its new outputs, unless they differ from
+    the committed ones only in what changes from run to run (no churn in the diff)."""
     for path in paths:
-        print(f"==> {path.relative_to(NOTEBOOKS.parent)}", flush=True)
-        nbformat.write(execute(path), path)
+        fresh = execute(path)
+        if comparable(fresh) == comparable(nbformat.read(path, as_version=4)):
+            print(f"==> {path.relative_to(NOTEBOOKS.parent)}: unchanged", flush=True)
+            continue
+        print(f"==> {path.relative_to(NOTEBOOKS.parent)}: new outputs", flush=True)
+        nbformat.write(fresh, path)
 
 
 if __name__ == "__main__":
