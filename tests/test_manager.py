@@ -329,9 +329,11 @@ def test_stop_right_after_send_settles_as_stopped(fake: FakeLLMServer, how: str)
 
 def test_result_right_after_stop_returns_the_partial(fake: FakeLLMServer) -> None:
     # handle.result() is called the moment the turn settles, while the task's
-    # cancellation may still be on its way to the future.
+    # cancellation may still be on its way to the future. Every request gets the slow
+    # answer (not one queued reply, which a straggling request of an earlier test could
+    # take under load, leaving this one a short answer that ends before the stop).
     for _ in range(10):
-        fake.add_reply(SLOW)
+        fake.default_reply = SLOW
         tab = new_tab()
         handle = tab.send(unique("race"), **opts(fake))
         assert wait_until(has_text(tab))

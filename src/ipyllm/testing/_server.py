@@ -163,7 +163,8 @@ class FakeLLMServer:
         return self._state.wait_for_disconnect(timeout, count)
 
     def reset(self) -> None:
-        """Forget queued replies, recorded requests and the disconnect count."""
+        """Forget queued replies, recorded requests and the disconnect count; the default
+        reply is the one the server started with again."""
         self._state.reset()
 
     # ---- lifetime ----

@@ -51,6 +51,7 @@ class ServerState:
 
     def __init__(self, default_reply: Reply, models: list[str], api_key: str | None) -> None:
         self.default_reply = default_reply
+        self._initial_reply = default_reply
         self.models = models
         self.api_key = api_key
         self.closing = False
@@ -89,6 +90,7 @@ class ServerState:
 
     def reset(self) -> None:
         with self._lock:
+            self.default_reply = self._initial_reply
             self._replies.clear()
             self._requests.clear()
             self._disconnects = 0
