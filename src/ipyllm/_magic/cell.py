@@ -9,6 +9,7 @@ until the answer is complete (so Run All runs in order) unless ``--bg``.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,13 +40,20 @@ _FORMAT_HINTS = {
 DEFAULT_TAB_TITLE = "llm"
 
 
-def choose_tab(opts: CellOptions, state: MagicState) -> Tab:
-    """The tab this cell writes to (created when new)."""
-    return _open_tab(opts, state)[0]
+@dataclasses.dataclass(frozen=True)
+class TabChoice:
+    """Where a cell writes, decided before anything is opened or changed: an open tab,
+    or a new one to open (``title``, and whether it becomes the plain cells' tab)."""
+
+    tab: Tab | None
+    title: str
+    model: str  # the model of the cell's request
+    replaces_default: bool = False
+    previous_default: str | None = None
 
 
-def _open_tab(opts: CellOptions, state: MagicState) -> tuple[Tab, Undo | None]:
-    """The tab this cell writes to, and, when this opened it, what undoes that."""
+def choose_tab(opts: CellOptions, state: MagicState) -> TabChoice:
+    """The tab this cell writes to and the model its request goes to (``-m`` first)."""
     from .. import manager
     from .._registry import default_model
 
@@ -53,55 +61,42 @@ def _open_tab(opts: CellOptions, state: MagicState) -> tuple[Tab, Undo | None]:
     if opts.tab:
         found = mgr.find(opts.tab)
         if found is not None:
-            return found, None
+            return TabChoice(found, found.title, opts.model or found.model)
         model = opts.model or state.default_model or default_model()
-        tab = mgr.new_tab(opts.tab, model=model)
-        return tab, Undo(tab, state, None, False)
+        return TabChoice(None, opts.tab, model)
     with state.lock:
         previous = state.default_tab
-        current = mgr.find(previous) if previous else None
-        if current is not None and not opts.new:
-            return current, None
-        # A fresh conversation keeps the model in use unless a default was set.
-        model = opts.model or state.default_model or (current.model if current else default_model())
-        tab = mgr.new_tab(DEFAULT_TAB_TITLE, model=model)
-        state.default_tab = tab.id
-        return tab, Undo(tab, state, previous, True)
+    current = mgr.find(previous) if previous else None
+    if current is not None and not opts.new:
+        return TabChoice(current, current.title, opts.model or current.model)
+    # A fresh conversation keeps the model in use unless a default was set.
+    model = opts.model or state.default_model or (current.model if current else default_model())
+    return TabChoice(None, DEFAULT_TAB_TITLE, model, True, previous)
 
 
-class Undo:
-    """Closes the tab a cell opened, and gives back the plain cells' tab, when the cell
-    failed before its request was sent: a failed cell changes nothing."""
-
-    def __init__(self, tab: Tab, state: MagicState, previous: str | None, default: bool):
-        self.tab, self.state, self.previous, self.default = tab, state, previous, default
-
-    def __call__(self) -> None:
-        if self.tab.turns:
-            return  # a turn was started: it stays, like any other
-        if self.default:
-            with self.state.lock:
-                if self.state.default_tab == self.tab.id:
-                    self.state.default_tab = self.previous
-        self.tab.close()
-
-
-def cell_model(opts: CellOptions, state: MagicState) -> str:
-    """The model this cell's request goes to (what :func:`choose_tab` and ``-m`` would
-    make of it), found without opening or changing a tab."""
+def open_tab(choice: TabChoice, state: MagicState) -> Tab:
+    """The chosen tab, opened if new (a new plain-cell tab becomes the default one)."""
     from .. import manager
-    from .._registry import default_model
 
-    if opts.model:
-        return opts.model
-    mgr = manager()
-    if opts.tab:
-        found = mgr.find(opts.tab)
-        return found.model if found else (state.default_model or default_model())
-    tab = mgr.find(state.default_tab) if state.default_tab else None
-    if tab is None or opts.new:
-        return state.default_model or (tab.model if tab else default_model())
-    return tab.model
+    if choice.tab is not None:
+        return choice.tab
+    tab = manager().new_tab(choice.title, model=choice.model)
+    if choice.replaces_default:
+        with state.lock:
+            state.default_tab = tab.id
+    return tab
+
+
+def close_unused(tab: Tab, choice: TabChoice, state: MagicState) -> None:
+    """Close the tab this cell opened when the turn was refused before it started (and
+    give the plain cells their tab back): a failed cell changes nothing."""
+    if choice.tab is not None or tab.turns:
+        return
+    if choice.replaces_default:
+        with state.lock:
+            if state.default_tab == tab.id:
+                state.default_tab = choice.previous_default
+    tab.close()
 
 
 def check_sendable(model: str, options: RequestOptions) -> None:
@@ -148,16 +143,16 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
         # Before any tab is opened or changed: a cell whose request could not even be
         # sent (no key, unknown provider, bad option) leaves every tab as it was, and
         # prints no footer and counts in no usage: the error alone says what to fix.
-        check_sendable(cell_model(opts, state), options)
-        tab, undo = _open_tab(opts, state)
+        choice = choose_tab(opts, state)
+        check_sendable(choice.model, options)
+        tab = open_tab(choice, state)
         message = [prompt, *attachments] if attachments else prompt
         try:
             # The cell's MODEL becomes the tab's once the turn is under way (an attachment
             # the model cannot take, a busy tab… refuse the turn and keep the tab's model).
             handle = tab.send(message, context=opts.context, options=options, model=opts.model)
         except BaseException:
-            if undo is not None:
-                undo()
+            close_unused(tab, choice, state)
             raise
         if opts.model and tab.model != opts.model:
             tab.set_model(opts.model)
