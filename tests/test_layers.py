@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ipyllm._untrusted",
             "ipyllm._urls",
             "ipyllm._keys",
+            # "Provider settings, aliases or keys changed": a signal open panels watch.
+            "ipyllm._settings_events",
             # Prompt attachments as plain values, and images fitted to limits (Pillow).
             "ipyllm._attachments",
         ),

@@ -267,6 +267,39 @@ def test_providers_trait_lists_every_provider_with_key_status(panel: Any) -> Non
     assert model.default_model
 
 
+@pytest.mark.usefixtures("restore_provider_settings")
+def test_the_picker_follows_configure_aliases_and_keys_made_elsewhere(
+    panel: Any, endpoint: str
+) -> None:
+    model, _, _ = panel
+    name = endpoint.split(":")[0]
+
+    def entry(provider: str) -> dict[str, Any]:
+        return next(p for p in model.providers if p["name"] == provider)
+
+    assert wait_until(lambda: any(p["name"] == name for p in model.providers))
+    ipyllm.configure(name, models=["m", "m-large"])
+    assert wait_until(lambda: entry(name)["models"] == ["m", "m-large"])
+    ipyllm.alias("big-one", f"{name}:m-large")
+    try:
+        assert wait_until(lambda: any(a["name"] == "big-one" for a in entry(name)["aliases"]))
+    finally:
+        ipyllm.alias("big-one", None)
+    assert wait_until(lambda: not any(a["name"] == "big-one" for a in entry(name)["aliases"]))
+
+
+@pytest.mark.keyring
+@pytest.mark.usefixtures("sandbox_keyring")
+def test_the_key_status_follows_a_key_stored_from_python(panel: Any) -> None:
+    model, _, _ = panel
+    try:
+        ipyllm.keys.set("xai", f"xai-{uuid.uuid4().hex}")
+        assert wait_until(lambda: xai(model)["key"] == "keyring")
+    finally:
+        ipyllm.keys.delete("xai")
+    assert wait_until(lambda: xai(model)["key"] == "missing")
+
+
 def test_a_one_turn_panel_lets_go_of_its_threads_once_the_turn_settles(
     fake: FakeLLMServer, endpoint: str
 ) -> None:

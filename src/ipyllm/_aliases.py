@@ -24,6 +24,7 @@ from types import EllipsisType
 from typing import overload
 
 from ._errors import InvalidOptionError
+from ._settings_events import changed
 
 # Each points at a model of src/ipyllm/_providers/catalog.py (tests/test_aliases.py checks).
 BUILTIN_ALIASES: dict[str, str] = {
@@ -236,6 +237,7 @@ def alias(
                 )
             raise InvalidOptionError(f"There is no alias {name!r}; ipyllm.alias() lists them.")
         _save({name: None})
+        changed()
         return None
     from . import _registry
 
@@ -245,6 +247,7 @@ def alias(
         )
     provider, model_name = _registry.parse_model(model, aliases=model.strip() != name)
     _save({name: f"{provider}:{model_name}"})
+    changed()
     return None
 
 

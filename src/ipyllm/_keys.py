@@ -36,6 +36,7 @@ from ._errors import (
     redact,
     register_secret,
 )
+from ._settings_events import changed
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -422,6 +423,7 @@ class KeyStore:
         with self._lock:
             self._sync_generation()
             self._cache[provider] = cleaned
+        changed()
 
     def delete(self, provider: str) -> None:
         """Remove ``provider``'s key from the OS keyring; a missing key is not an error."""
@@ -454,6 +456,7 @@ class KeyStore:
         with self._lock:
             self._sync_generation()
             self._cache[provider] = None
+        changed()
 
     # -- internals ------------------------------------------------------
 

@@ -46,6 +46,7 @@ from ._providers.catalog import (
     new_transport,
 )
 from ._providers.spec import ATTACHMENT_KINDS, Adapter, ProviderSpec
+from ._settings_events import changed
 from ._urls import check_base_url
 
 if TYPE_CHECKING:
@@ -387,6 +388,7 @@ def configure(
     with _lock:
         _overrides.setdefault(provider, {}).update(changes)
     retire_stale(provider)
+    changed()
 
 
 def register_endpoint(
@@ -445,6 +447,7 @@ def register_endpoint(
         _rows[name] = spec
         _overrides.pop(name, None)
     retire_stale(name)
+    changed()
 
 
 def _check_attachment_kinds(kinds: Iterable[str], origin: str) -> frozenset[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import _registry
+from .. import _settings_events as settings_events
 from .._errors import LLMError, MissingKeyError, PanelError, redact, register_secret
 from .._manager.events import TabDelta, TabsChanged, TabStatus, TabToolCall
 from .._manager.manager import SessionManager
@@ -85,6 +86,14 @@ class PanelController:
         # event and refreshes again; nothing is missed. A one-tab panel follows its
         # tab only (its deltas, statuses and changes), never the other tabs' traffic.
         self._sub = self._subscribe()
+        # configure(), an alias or a key changed anywhere: the picker and key statuses
+        # redraw now (on the delivery thread), not when the next panel opens.
+        # (A one-tab view shows neither.)
+        self._unwatch: Callable[[], None] = (
+            settings_events.watch(lambda: self._sub.put(_RefreshProviders()))
+            if self.only_tab is None
+            else lambda: None
+        )
         if self._turn_settled():
             self.close()  # shown after the fact: nothing more will come
 
@@ -110,6 +119,7 @@ class PanelController:
 
     def close(self) -> None:
         """Stop following the tabs; send what is pending. Safe from any thread."""
+        self._unwatch()
         self.manager.unsubscribe(self._sub)
         self._sub.join(2.0)
         self.coalescer.close()
