@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import keyring
 import pytest
-from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from keyring.backend import KeyringBackend
 
 import ipyllm
 from ipyllm import _registry
 from ipyllm.testing import FakeLLMServer, Reply
+from magic_helpers import cell, fake_endpoint, usage_error
 
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
+
+
+@pytest.fixture
+def model(fake: FakeLLMServer) -> str:
+    """A keyless endpoint on the fake server; returns its ``provider:model``."""
+    return fake_endpoint(fake)
 
 
 class EmptyKeyring(KeyringBackend):
@@ -45,22 +50,6 @@ def no_openai_key() -> Iterator[None]:
     yield
     keyring.set_keyring(original)
     _registry.key_store().clear_cache()
-
-
-@pytest.fixture
-def model(fake: FakeLLMServer) -> str:
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"])
-    return f"{name}:m"
-
-
-def cell(ip: InteractiveShell, line: str, body: str) -> Any:
-    return ip.run_cell(f"%%llm {line}\n{body}")
-
-
-def usage_error(result: Any) -> str:
-    assert isinstance(result.error_in_exec, UsageError), result.error_in_exec
-    return str(result.error_in_exec)
 
 
 def listing(ip: InteractiveShell, capsys: pytest.CaptureFixture[str], command: str) -> str:

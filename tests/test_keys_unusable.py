@@ -19,28 +19,9 @@ import ipyllm
 from ipyllm import _registry
 from ipyllm._keys import KeyStatus
 from ipyllm._panel.state import provider_infos
+from keyring_backends import MemoryKeyring
 
 KEY = "sk-unusable-" + "k" * 24  # never typed: the prompt must not even be shown
-
-
-class MemoryKeyring(KeyringBackend):
-    """A working in-memory keyring (priority 1: acceptable to ipyllm)."""
-
-    priority: float = 1
-    viable = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
 
 
 def _use(backend: KeyringBackend) -> None:

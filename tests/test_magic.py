@@ -18,6 +18,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import ipyllm
 from ipyllm._magic.interpolate import interpolate
 from ipyllm.testing import FakeLLMServer, Reply
+from magic_helpers import cell, fake_endpoint, usage_error
 
 # configure() and %llm config change process-wide settings: undone after each test.
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
@@ -26,20 +27,7 @@ pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 @pytest.fixture
 def model(fake: FakeLLMServer) -> str:
     """A keyless endpoint on the fake server; returns its ``provider:model``."""
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"])
-    return f"{name}:m"
-
-
-def cell(ip: InteractiveShell, line: str, body: str) -> Any:
-    """Run a %%llm cell the way a user does; return the execution result."""
-    return ip.run_cell(f"%%llm {line}\n{body}")
-
-
-def usage_error(result: Any) -> str:
-    """The message of the UsageError a cell ended with (it must have ended with one)."""
-    assert isinstance(result.error_in_exec, UsageError), result.error_in_exec
-    return str(result.error_in_exec)
+    return fake_endpoint(fake)
 
 
 def last_prompt(fake: FakeLLMServer) -> str:

@@ -5,30 +5,25 @@ errors before any request."""
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import ipyllm
 from attachment_samples import NOTES, TINY_PDF, figure, png
 from ipyllm._attachments import to_attachment
 from ipyllm.testing import FakeLLMServer, Reply
+from magic_helpers import fake_endpoint, usage_error
 
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 
 
 @pytest.fixture
 def model(fake: FakeLLMServer) -> str:
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(
-        name, fake.base_url("openai"), models=["m"], attachments={"image", "pdf", "text"}
-    )
-    return f"{name}:m"
+    return fake_endpoint(fake, attachments={"image", "pdf", "text"})
 
 
 @pytest.fixture
@@ -47,11 +42,6 @@ def parts(fake: FakeLLMServer) -> list[dict[str, Any]]:
 
 def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode()
-
-
-def usage_error(result: Any) -> str:
-    assert isinstance(result.error_in_exec, UsageError), result.error_in_exec
-    return str(result.error_in_exec)
 
 
 def test_a_figure_and_files_go_with_the_prompt(

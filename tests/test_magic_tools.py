@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -28,6 +27,7 @@ from ipyllm._magic import render
 from ipyllm._manager.turn import Turn
 from ipyllm._types import ToolCall
 from ipyllm.testing import FakeLLMServer, Reply
+from magic_helpers import cell, fake_endpoint
 
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 
@@ -35,9 +35,7 @@ pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 @pytest.fixture
 def model(fake: FakeLLMServer) -> str:
     """A keyless endpoint on the fake server; returns its ``provider:model``."""
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"])
-    return f"{name}:m"
+    return fake_endpoint(fake)
 
 
 def get_weather(city: str) -> dict[str, Any]:
@@ -62,10 +60,6 @@ def ns(ip: InteractiveShell) -> Iterator[dict[str, Any]]:
     yield ip.user_ns
     for name in names:
         ip.user_ns.pop(name, None)
-
-
-def cell(ip: InteractiveShell, line: str, body: str) -> Any:
-    return ip.run_cell(f"%%llm {line}\n{body}")
 
 
 def usage_error(result: Any) -> str:
