@@ -8,6 +8,8 @@ runs it there: the code lands in a new cell right under the panel's, not run.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -26,6 +28,29 @@ def notebook7_url(lab: LabServer, name: str) -> str:
     return f"{lab.url}/notebooks/{name}?token={lab.token}"
 
 
+def run_first_cell(lab: LabServer, page: Page, name: str) -> None:
+    """Run the first cell with Shift+Enter once the page's kernel is idle; again if a
+    key pressed while the page was still settling did not start it (no window.jupyterapp
+    in Notebook 7's page to run it by command)."""
+    deadline = time.monotonic() + 60
+    while not any(
+        s["path"] == name and s["kernel"]["execution_state"] == "idle"
+        for s in lab.api("GET", "/api/sessions") or []
+    ):
+        assert time.monotonic() < deadline, "the notebook's kernel never became idle"
+        time.sleep(0.2)
+    prompt = page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputPrompt")
+    for _ in range(3):
+        page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("Shift+Enter never ran the first cell")
+
+
 def test_insert_below_in_notebook_7(lab: LabServer, page: Page, fake: FakeLLMServer) -> None:
     fake.add_reply(ANSWER)
     lab.write_notebook("insert7.ipynb", [setup_cell(fake), "y = 2"])
@@ -35,8 +60,7 @@ def test_insert_below_in_notebook_7(lab: LabServer, page: Page, fake: FakeLLMSer
     # Notebook 7's own page, not JupyterLab's: it marks its body and shows its logo.
     assert page.evaluate("() => document.body.dataset.notebook") == "notebooks"
     expect(page.locator("#jp-NotebookLogo")).to_have_count(1)
-    cells.nth(0).locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
+    run_first_cell(lab, page, "insert7.ipynb")
     panel = cells.nth(0).locator(".ipyllm-panel")
     expect(panel).to_be_visible(timeout=60_000)
     expect(panel).to_have_attribute("data-insert", "true")
