@@ -1,24 +1,12 @@
-"""What the ``%%llm`` tests share: a keyless endpoint on the fake server, a cell run the
-way a user runs it, and the one-line error a cell ended with."""
+"""What the ``%%llm`` tests share: a cell run the way a user runs it, and the one-line
+error a cell ended with."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-
-import ipyllm
-from ipyllm.testing import FakeLLMServer
-
-
-def fake_endpoint(fake: FakeLLMServer, prefix: str = "fake", **settings: Any) -> str:
-    """A new keyless endpoint on the fake server (``register_endpoint`` ``settings``);
-    returns its ``provider:model``."""
-    name = f"{prefix}{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"], **settings)
-    return f"{name}:m"
 
 
 def cell(ip: InteractiveShell, line: str, body: str) -> Any:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import ipyllm
+from fake_endpoints import fake_endpoint
 from ipyllm import _aliases, _registry
 from ipyllm._panel.state import provider_infos
 from ipyllm._providers.catalog import BUILTIN
@@ -20,7 +20,7 @@ from ipyllm._providers.catalog import BUILTIN
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
-    from ipyllm.testing import FakeLLMServer
+from ipyllm.testing import FakeLLMServer
 
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 
@@ -36,9 +36,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def endpoint(fake: FakeLLMServer) -> str:
     """A keyless endpoint on the fake server; returns its name (its model is ``m``)."""
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"])
-    return name
+    return fake_endpoint(fake).removesuffix(":m")
 
 
 def _forget_loaded() -> None:

@@ -12,6 +12,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import ipyllm
+from fake_endpoints import fake_endpoint
 from hostile_corpus import (
     Case,
     assert_inert_html,
@@ -39,9 +40,7 @@ def get_weather(city: str) -> dict[str, Any]:
 
 @pytest.fixture
 def model(fake: FakeLLMServer) -> str:
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"])
-    return f"{name}:m"
+    return fake_endpoint(fake)
 
 
 def conversation(fake: FakeLLMServer, model: str, answer: str = ANSWER) -> Tab:

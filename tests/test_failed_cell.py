@@ -13,9 +13,10 @@ from IPython.core.interactiveshell import InteractiveShell
 from keyring.backend import KeyringBackend
 
 import ipyllm
+from fake_endpoints import fake_endpoint
 from ipyllm import _registry
 from ipyllm.testing import FakeLLMServer, Reply
-from magic_helpers import cell, fake_endpoint, usage_error
+from magic_helpers import cell, usage_error
 
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 

@@ -16,9 +16,10 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import ipyllm
+from fake_endpoints import fake_endpoint
 from ipyllm._magic.interpolate import interpolate
 from ipyllm.testing import FakeLLMServer, Reply
-from magic_helpers import cell, fake_endpoint, usage_error
+from magic_helpers import cell, usage_error
 
 # configure() and %llm config change process-wide settings: undone after each test.
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")

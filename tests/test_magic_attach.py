@@ -14,9 +14,10 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import ipyllm
 from attachment_samples import NOTES, TINY_PDF, figure, png
+from fake_endpoints import fake_endpoint
 from ipyllm._attachments import to_attachment
 from ipyllm.testing import FakeLLMServer, Reply
-from magic_helpers import fake_endpoint, usage_error
+from magic_helpers import usage_error
 
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-import ipyllm
+from fake_endpoints import fake_endpoint
 from ipyllm._magic.describe import DEFAULT_MAX_CHARS, describe
 from ipyllm._magic.errors import KEPT
 from ipyllm.testing import FakeLLMServer
@@ -30,9 +29,7 @@ CODE = "def f(x):\n    return 1 / x if x else 0"
 
 @pytest.fixture
 def model(fake: FakeLLMServer) -> str:
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"])
-    return f"{name}:m"
+    return fake_endpoint(fake)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from pydantic import BaseModel
 
 import ipyllm
+from fake_endpoints import fake_endpoint
 from hostile_corpus import (
     Case,
     assert_inert_html,
@@ -27,7 +28,7 @@ from ipyllm._magic import render
 from ipyllm._manager.turn import Turn
 from ipyllm._types import ToolCall
 from ipyllm.testing import FakeLLMServer, Reply
-from magic_helpers import cell, fake_endpoint
+from magic_helpers import cell
 
 pytestmark = pytest.mark.usefixtures("restore_provider_settings")
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import ipyllm
+from fake_endpoints import fake_endpoint
 from ipyllm._manager.manager import SessionManager
 from ipyllm._panel.controller import PanelController
 from ipyllm.testing import FakeLLMServer, Reply
@@ -46,9 +47,7 @@ class RecordingModel:
 @pytest.fixture
 def endpoint(fake: FakeLLMServer) -> str:
     """A keyless endpoint on the loopback server; returns a model name for it."""
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"])
-    return f"{name}:m"
+    return fake_endpoint(fake)
 
 
 @pytest.fixture
@@ -392,9 +391,7 @@ def test_a_pasted_image_goes_with_the_prompt_as_an_image_part(
     from attachment_samples import png
 
     model, controller, manager = panel
-    name = f"fake{uuid.uuid4().hex[:6]}"
-    ipyllm.register_endpoint(name, fake.base_url("openai"), models=["m"], attachments={"image"})
-    tab = manager.new_tab("pics", f"{name}:m")
+    tab = manager.new_tab("pics", fake_endpoint(fake, attachments={"image"}))
     fake.add_reply("a gradient")
     data = base64.b64encode(png(8, 6)).decode()
     attachment = {"name": "shot.png", "mime": "image/png", "data": data}

@@ -3,22 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createPanelWidget } from "../src/index.js";
 import type { TabInfo } from "../src/protocol.js";
 import { FakeModel, PROVIDERS, tab, turn } from "./fakeModel.js";
-
-const cleanups: (() => void)[] = [];
-
-function mount(traits: Record<string, unknown> = {}) {
-  const model = new FakeModel({ providers: PROVIDERS, ...traits });
-  const widget = createPanelWidget();
-  cleanups.push(widget.initialize({ model }));
-  const el = document.createElement("div");
-  document.body.append(el);
-  cleanups.push(widget.render({ model, el }));
-  const $ = <T extends Element = HTMLElement>(sel: string) => el.querySelector<T>(sel);
-  const $$ = (sel: string) => [...el.querySelectorAll<HTMLElement>(sel)];
-  return { model, el, $, $$ };
-}
-
-const frame = () => new Promise((resolve) => setTimeout(resolve, 40));
+import { atUnmount, frame, mount, unmountAll } from "./mountPanel.js";
 
 /** A paste of `files`, as a browser fires it (jsdom has no ClipboardEvent data). */
 function paste(target: Element, files: File[]): Event {
@@ -30,10 +15,7 @@ function paste(target: Element, files: File[]): Event {
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
 
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-  document.body.replaceChildren();
-});
+afterEach(unmountAll);
 
 describe("pasted files", () => {
   it("show as chips, can be removed, and go with the prompt as base64", async () => {
@@ -98,7 +80,7 @@ describe("pasted files", () => {
     const created: Blob[] = [];
     const original = URL.createObjectURL;
     URL.createObjectURL = (b: Blob | MediaSource) => (created.push(b as Blob), "blob:local-1");
-    cleanups.push(() => void (URL.createObjectURL = original));
+    atUnmount(() => void (URL.createObjectURL = original));
     const { model, $, $$ } = mount({ tabs: [tab("t1")] });
     const prompt = $<HTMLTextAreaElement>("[data-testid=prompt]")!;
     const shot = new File([PNG], "shot.png", { type: "image/png" });
@@ -120,7 +102,7 @@ describe("pasted files", () => {
     const [create, revoke] = [URL.createObjectURL, URL.revokeObjectURL];
     URL.createObjectURL = () => "blob:local-2";
     URL.revokeObjectURL = (url: string) => void revoked.push(url);
-    cleanups.push(() => void ((URL.createObjectURL = create), (URL.revokeObjectURL = revoke)));
+    atUnmount(() => void ((URL.createObjectURL = create), (URL.revokeObjectURL = revoke)));
     const widget = createPanelWidget();
     const model = new FakeModel({ providers: PROVIDERS, tabs: [tab("t1")] });
     const stopModel = widget.initialize({ model });

@@ -6,36 +6,16 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import cases from "../../tests/fixtures/hostile/cases.json";
-import { createPanelWidget } from "../src/index.js";
 import { formatAnswerJson, formatJson } from "../src/jsonText.js";
 import type { TabInfo, ToolCallInfo, TurnInfo } from "../src/protocol.js";
 import { liveIsNewer, ToolCallStore } from "../src/toolCallStore.js";
-import { FakeModel, PROVIDERS, tab, turn } from "./fakeModel.js";
-
-const cleanups: (() => void)[] = [];
+import { tab, turn } from "./fakeModel.js";
+import { frame, mount, unmountAll } from "./mountPanel.js";
 
 afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-  document.body.replaceChildren();
+  unmountAll();
   delete (window as unknown as Record<string, unknown>).__ipyllm_pwned;
 });
-
-function mount(traits: Record<string, unknown> = {}) {
-  const model = new FakeModel({ providers: PROVIDERS, ...traits });
-  const widget = createPanelWidget();
-  cleanups.push(widget.initialize({ model }));
-  const el = document.createElement("div");
-  document.body.append(el);
-  cleanups.push(widget.render({ model, el }));
-  const $ = <T extends Element = HTMLElement>(sel: string) => el.querySelector<T>(sel);
-  const $$ = (sel: string) => [...el.querySelectorAll<HTMLElement>(sel)];
-  return { model, el, $, $$ };
-}
-
-/** Let the scheduled animation frame run. */
-function frame(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 40));
-}
 
 function call(index: number, over: Partial<ToolCallInfo> = {}): ToolCallInfo {
   return {

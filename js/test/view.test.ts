@@ -5,39 +5,17 @@ import { createPanelWidget } from "../src/index.js";
 import { renderMarkdown } from "../src/markdown.js";
 import type { TabInfo, WidgetModel } from "../src/protocol.js";
 import { deltas, FakeModel, PROVIDERS, tab, turn } from "./fakeModel.js";
-
-const cleanups: (() => void)[] = [];
+import { atUnmount, frame, mount, unmountAll } from "./mountPanel.js";
 
 // Compile-time check: anywidget's model satisfies the subset the panel uses.
 const _modelFits = (m: AnyModel): WidgetModel => m;
 void _modelFits;
 
-function mount(traits: Record<string, unknown> = {}) {
-  const model = new FakeModel({ providers: PROVIDERS, ...traits });
-  const widget = createPanelWidget();
-  cleanups.push(widget.initialize({ model }));
-  const el = document.createElement("div");
-  document.body.append(el);
-  const cleanup = widget.render({ model, el });
-  cleanups.push(cleanup);
-  const $ = <T extends Element = HTMLElement>(sel: string) => el.querySelector<T>(sel);
-  const $$ = (sel: string) => [...el.querySelectorAll<HTMLElement>(sel)];
-  return { model, widget, el, cleanup, $, $$ };
-}
-
-/** Let the scheduled animation frame run. */
-function frame(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 40));
-}
-
 function key(target: Element, k: string, opts: KeyboardEventInit = {}) {
   target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true, ...opts }));
 }
 
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-  document.body.replaceChildren();
-});
+afterEach(unmountAll);
 
 const streamingTabs = (): TabInfo[] => [
   tab("t1", [turn(0, { text_length: 2 })]),
@@ -450,14 +428,14 @@ describe("compact mode", () => {
   it("lets the output area around a streaming cell view show its overflow (sticky Stop), then restores it", async () => {
     const model = new FakeModel({ providers: PROVIDERS, tabs: streamingTabs(), compact: true, tab: "t2", turn: 1 });
     const widget = createPanelWidget();
-    cleanups.push(widget.initialize({ model }));
+    atUnmount(widget.initialize({ model }));
     const clip = document.createElement("div");
     clip.style.overflowX = "hidden";
     clip.style.overflowY = "auto";
     const el = document.createElement("div");
     clip.append(el);
     document.body.append(clip);
-    cleanups.push(widget.render({ model, el }));
+    atUnmount(widget.render({ model, el }));
     expect([clip.style.overflowX, clip.style.overflowY]).toEqual(["visible", "visible"]);
     model.emit({ type: "status", tab: "t2", turn: 1, status: "done" });
     await frame();
@@ -474,12 +452,12 @@ describe("lifecycle", () => {
   it("shares one listener and one store between views; cleanup removes the view", async () => {
     const model = new FakeModel({ providers: PROVIDERS, tabs: streamingTabs() });
     const widget = createPanelWidget();
-    cleanups.push(widget.initialize({ model }));
+    atUnmount(widget.initialize({ model }));
     const a = document.createElement("div");
     const b = document.createElement("div");
     const stopA = widget.render({ model, el: a });
     const stopB = widget.render({ model, el: b });
-    cleanups.push(stopB);
+    atUnmount(stopB);
     expect(model.listenerCount("msg:custom")).toBe(1);
     model.emit(deltas(["t2", 1, 0, "shared"]));
     await frame();

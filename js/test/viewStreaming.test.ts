@@ -5,32 +5,14 @@
  * in view reads no layout while the panel draws.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { createPanelWidget } from "../src/index.js";
 import { renderMarkdown } from "../src/markdown.js";
 import type { TabInfo } from "../src/protocol.js";
-import { deltas, FakeModel, PROVIDERS, tab, turn } from "./fakeModel.js";
-
-const cleanups: (() => void)[] = [];
-
-function mount(traits: Record<string, unknown> = {}) {
-  const model = new FakeModel({ providers: PROVIDERS, ...traits });
-  const widget = createPanelWidget();
-  cleanups.push(widget.initialize({ model }));
-  const el = document.createElement("div");
-  document.body.append(el);
-  cleanups.push(widget.render({ model, el }));
-  const $ = <T extends Element = HTMLElement>(sel: string) => el.querySelector<T>(sel);
-  return { model, el, $ };
-}
-
-function frame(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 40));
-}
+import { deltas, tab, turn } from "./fakeModel.js";
+import { frame, mount, unmountAll } from "./mountPanel.js";
 
 const realResizeObserver = globalThis.ResizeObserver;
 afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-  document.body.replaceChildren();
+  unmountAll();
   globalThis.ResizeObserver = realResizeObserver;
 });
 
