@@ -265,6 +265,15 @@ def _pick_backend() -> tuple[KeyringBackend | None, str | None]:
     return (None, reason) if reason else (active, None)
 
 
+def _writable_or_why() -> tuple[KeyringBackend | None, str]:
+    """:func:`_pick_backend`, never raising: the backend, or None and why there is none."""
+    try:
+        backend, reason = _pick_backend()
+    except Exception as exc:
+        return None, f"the keyring could not start ({_describe(exc)})"
+    return backend, reason or "no OS keyring backend is available"
+
+
 class KeyStore:
     """Finds API keys: explicit argument, then environment variables, then the OS keyring."""
 
@@ -323,7 +332,7 @@ class KeyStore:
             # Storing one would be refused: say so now, not after the key is typed.
             raise MissingKeyError(
                 f"No API key for {provider}. The OS keyring cannot store one here "
-                f"({problem}). {self._advice(provider)}",
+                f"({problem}). {self.keyring_advice(provider)}",
                 provider=provider,
             )
         if names:
@@ -362,19 +371,8 @@ class KeyStore:
     def keyring_problem(self) -> str | None:
         """Why no key can be stored in the OS keyring here (no backend, a file-based
         or failing one…), or None if one can. Never raises."""
-        try:
-            backend, reason = _pick_backend()
-        except Exception as exc:
-            backend, reason = None, f"the keyring could not start ({_describe(exc)})"
-        if backend is None:
-            return reason or "no OS keyring backend is available"
-        return None
-
-    def keyring_advice(self, provider: str | None = None) -> str:
-        """What to do when the keyring is unusable: the provider's environment variable
-        (``PROVIDER_API_KEY`` when no provider is named), or an OS keyring to install
-        and unlock."""
-        return self._advice(provider)
+        backend, reason = _writable_or_why()
+        return None if backend is not None else reason
 
     def check_writable(self, provider: str) -> None:
         """:class:`KeyringError`, saying why and what to do, if ``provider``'s key could
@@ -383,13 +381,10 @@ class KeyStore:
         self._writable_backend(provider)
 
     def _writable_backend(self, provider: str) -> KeyringBackend:
-        try:
-            backend, reason = _pick_backend()
-        except Exception as exc:
-            backend, reason = None, f"the keyring could not start ({_describe(exc)})"
+        backend, reason = _writable_or_why()
         if backend is None:
             raise KeyringError(
-                f"Cannot store the {provider} key: {reason}. {self._advice(provider)}",
+                f"Cannot store the {provider} key: {reason}. {self.keyring_advice(provider)}",
                 provider=provider,
             )
         return backend
@@ -515,7 +510,10 @@ class KeyStore:
         register_secret(cleaned)
         return cleaned
 
-    def _advice(self, provider: str | None) -> str:
+    def keyring_advice(self, provider: str | None = None) -> str:
+        """What to do when the keyring is unusable: the provider's environment variable
+        (``PROVIDER_API_KEY`` when no provider is named), or an OS keyring to install
+        and unlock."""
         if provider is None:
             env = "Set the provider's environment variable instead (OPENAI_API_KEY…), or i"
         else:
@@ -541,7 +539,7 @@ class KeyStore:
         if _looks_locked(exc):
             hint = " The keyring is locked: unlock it (log in to the desktop session) and retry."
         elif _looks_unavailable(exc):
-            hint = " " + self._advice(provider)
+            hint = " " + self.keyring_advice(provider)
         return KeyringError(f"{what}: {detail}.{hint}", provider=provider)
 
 
