@@ -146,7 +146,7 @@ def run_cell(shell: Any, opts: CellOptions, body: str, state: MagicState) -> Non
         choice = choose_tab(opts, state)
         check_sendable(choice.model, options)
         tab = open_tab(choice, state)
-        message = [prompt, *attachments] if attachments else prompt
+        message = [prompt, *attachments]
         try:
             # The cell's MODEL becomes the tab's once the turn is under way (an attachment
             # the model cannot take, a busy tab… refuse the turn and keep the tab's model).

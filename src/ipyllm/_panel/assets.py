@@ -50,17 +50,16 @@ def bundle() -> dict[str, str]:
     }
 
 
-_pushed = threading.Event()
 _push_lock = threading.Lock()
+_pushed = False
 
 
 def first_push() -> bool:
     """True once per kernel: for the first panel, whose widget then pushes the bundle."""
+    global _pushed
     with _push_lock:
-        if _pushed.is_set():
-            return False
-        _pushed.set()
-        return True
+        first, _pushed = not _pushed, True
+        return first
 
 
 @functools.cache

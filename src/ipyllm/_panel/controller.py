@@ -240,11 +240,7 @@ class PanelController:
         attachments = _attachments(content.get("attachments"))
         # The tab's own max_history applies unless the message names one (a bad one is
         # refused before anything is sent).
-        tab.send(
-            [prompt, *attachments] if attachments else prompt,
-            context=context,
-            max_history=content.get("max_history"),
-        )
+        tab.send([prompt, *attachments], context=context, max_history=content.get("max_history"))
 
     def _stop(self, content: Json) -> None:
         tab = self.manager.find(str(content.get("tab", "")))
@@ -258,7 +254,7 @@ class PanelController:
         last = tab.last
         if last is None:
             raise PanelError(f"Tab {tab.title!r} has nothing to retry; send a prompt.")
-        tab.send([last.query, *last.attachments] if last.attachments else last.query)
+        tab.send([last.query, *last.attachments])
 
     def _new_tab(self, content: Json) -> Json:
         model = content.get("model") or None
