@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -73,6 +74,14 @@ class Message(TypedDict):
     reasoning: NotRequired[str]
     reasoning_signature: NotRequired[str]
     attachments: NotRequired[list[Attachment]]
+
+
+def user_message(text: str, attachments: Sequence[Attachment] = ()) -> Message:
+    """A user message: its text, and the attachments that go with it (none: no key)."""
+    message: Message = {"role": "user", "content": text}
+    if attachments:
+        message["attachments"] = list(attachments)
+    return message
 
 
 @dataclass(frozen=True, slots=True)

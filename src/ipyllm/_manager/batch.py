@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _registry, _worker
 from .._attachments import PromptInput, split_prompt
 from .._errors import LLMError, bare
-from .._types import Attachment, Message, Response
+from .._types import Message, Response, user_message
 from .attachments import check_attachments_for
 from .cost import cost_usd
 from .options import RequestOptions, request_options, stream_request
@@ -84,7 +84,7 @@ def _batch(
     )
     # batch bypasses Tab.send, so the provider's temperature range is checked here.
     opts.check_models([f"{provider_name}:{model_name}"])
-    messages = [_user_message(text, attachments) for text, attachments in split]
+    messages = [user_message(text, attachments) for text, attachments in split]
     check_attachments_for([f"{provider_name}:{model_name}"], messages)
     gate = manager().limiter_for(provider)
     bar = _progress_bar(len(messages)) if progress else None
@@ -130,13 +130,6 @@ def _batch(
     finally:
         if bar is not None:
             bar.close()
-
-
-def _user_message(text: str, attachments: tuple[Attachment, ...]) -> Message:
-    message: Message = {"role": "user", "content": text}
-    if attachments:
-        message["attachments"] = list(attachments)
-    return message
 
 
 async def _with_tools(prompt: PromptInput, model: str, opts: RequestOptions) -> Response:

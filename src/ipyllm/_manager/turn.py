@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._types import Attachment, Message, Response, ToolCall
+from .._types import Attachment, Message, Response, ToolCall, user_message
 from .events import TabStatusName
 
 if TYPE_CHECKING:
@@ -145,23 +145,17 @@ class Turn:
         sent: list[Message] = []
         for turn in reversed(chain):
             sent.extend(turn.exchange())
-        sent.append(self._user_message(self.prompt))
+        sent.append(user_message(self.prompt, self.attachments))
         return sent
 
     def exchange(self) -> list[Message]:
         """This turn as later prompts send it: the query (with its attachments), the tool
         rounds, the answer."""
         return [
-            self._user_message(self.query),
+            user_message(self.query, self.attachments),
             *self.steps,
             {"role": "assistant", "content": self.answer},
         ]
-
-    def _user_message(self, text: str) -> Message:
-        message: Message = {"role": "user", "content": text}
-        if self.attachments:
-            message["attachments"] = list(self.attachments)
-        return message
 
     @property
     def answer(self) -> str:
